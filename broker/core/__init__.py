@@ -1,0 +1,1 @@
+"""Pure protocol logic: no litestar, redis or httpx imports (STYLE P1)."""

@@ -1,0 +1,1 @@
+"""Litestar layer: parse, call the core, render."""

@@ -1,0 +1,51 @@
+"""Logging set-up with a redaction backstop: no token, assertion or secret reaches a log line.
+
+Code never logs credentials on purpose (STYLE P14); this filter catches accidents: anything shaped
+like a compact JWS/JWE and ``secret=...``/``assertion=...``/``token=...`` form values are masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Final
+
+__all__ = ["RedactingFilter", "configure_logging", "redact"]
+
+_JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}")
+_FORM_SECRET: Final = re.compile(
+    r"((?:client_secret|client_assertion|assertion|subject_token|actor_token|token|access_token|refresh_token|"
+    r"code_verifier|password)=)[^&\s\"']+",
+    re.IGNORECASE,
+)
+_BASIC: Final = re.compile(r"((?:Basic|Bearer|DPoP)\s+)[A-Za-z0-9+/=._~-]{8,}", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Mask JWTs, credential form values and Authorization header values in ``text``."""
+    text = _JWT.sub("[redacted-jwt]", text)
+    text = _FORM_SECRET.sub(r"\1[redacted]", text)
+    return _BASIC.sub(r"\1[redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message with :func:`redact` (args are merged first)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the rendered message in place; never drops a record."""
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Log to stderr with the redaction filter on the handler (so every logger is covered)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

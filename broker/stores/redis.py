@@ -1,0 +1,197 @@
+"""Redis store (redis-py asyncio): replay state, token cache, JWKS cache, revocation shared by replicas.
+
+Every Redis error becomes :class:`~broker.errors.StoreUnavailable` (503 ``temporarily_unavailable``):
+the broker never issues a token it could not record (fail closed, checklist L2-42). The client is built
+to fail fast (one attempt, short timeouts, LIBRARIES §4.2) so an outage costs milliseconds, not seconds.
+
+Keys are ``{prefix}:{kind}:{hash}``; a cache entry and its mint lock share a hash tag so that a Redis
+Cluster keeps them in one slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from broker.errors import StoreUnavailable
+from broker.settings import BrokerSettings
+from broker.stores import Minter
+from broker.stores._singleflight import SingleFlight
+
+__all__ = ["RedisStore", "build_redis_store"]
+
+_log = logging.getLogger("xaa.store")
+
+_MINT_LOCK_MS = 2000
+"""How long another replica's mint may hold the lock before we mint ourselves."""
+_WAIT_STEP = 0.01
+_WAIT_STEPS = 100
+
+
+@asynccontextmanager
+async def _unavailable_on_error(op: str) -> AsyncIterator[None]:
+    """Map every Redis/socket failure to StoreUnavailable (logged without keys or values)."""
+    try:
+        yield
+    except (TimeoutError, RedisError, OSError) as exc:
+        _log.warning("redis %s failed: %s", op, type(exc).__name__)
+        raise StoreUnavailable(detail=f"redis {op}: {type(exc).__name__}") from None
+
+
+def _frame(exp: int, value: bytes) -> bytes:
+    return b"%d:" % exp + value
+
+
+def _unframe(raw: bytes) -> tuple[int, bytes]:
+    head, _, value = raw.partition(b":")
+    return int(head), value
+
+
+class RedisStore:
+    """The :class:`~broker.stores.Store` contract on one Redis (standalone, Sentinel master or Cluster).
+
+    Args:
+        client: a ``redis.asyncio`` client (or ``RedisCluster``); the store owns and closes it.
+        prefix: namespace for every key.
+        wait_replicas: if > 0, ``WAIT`` for that many replicas after consuming a ``jti``, narrowing the
+            window in which a failover could forget it (DESIGN OQ-18).
+        now: clock used only to turn absolute expiries into Redis TTLs.
+    """
+
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        *,
+        prefix: str = "xaa",
+        wait_replicas: int = 0,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._r: Any = client
+        self._p = prefix
+        self._wait_replicas = wait_replicas
+        self._now = now
+        self._flight: SingleFlight[bytes] = SingleFlight()
+
+    def _k(self, kind: str, key: str) -> str:
+        return f"{self._p}:{kind}:{{{key}}}"
+
+    async def claim_once(self, key: str, ttl: int) -> bool:
+        async with _unavailable_on_error("claim"):
+            won = bool(await self._r.set(self._k("jti", key), b"1", nx=True, ex=max(ttl, 1)))
+            if won and self._wait_replicas > 0:
+                acked = await self._r.execute_command("WAIT", self._wait_replicas, 100)
+                if int(acked) < self._wait_replicas:
+                    _log.warning("jti recorded on %s of %s replicas", acked, self._wait_replicas)
+            return won
+
+    async def _get_framed(self, key: str) -> tuple[int, bytes] | None:
+        async with _unavailable_on_error("cache get"):
+            raw = await self._r.get(self._k("at", key))
+        return None if raw is None else _unframe(raw)
+
+    async def cache_get(self, key: str) -> bytes | None:
+        hit = await self._get_framed(key)
+        return None if hit is None else hit[1]
+
+    async def cache_get_or_mint(self, key: str, mint: Minter, fresh_until: int) -> bytes:
+        hit = await self._get_framed(key)
+        if hit is not None and hit[0] >= fresh_until:
+            return hit[1]
+        return await self._flight.do(key, lambda: self._mint_across_replicas(key, mint, fresh_until))
+
+    async def _mint_across_replicas(self, key: str, mint: Minter, fresh_until: int) -> bytes:
+        """One replica mints (short lock); the others wait briefly for its value, then mint themselves."""
+        lock = self._k("mint", key)
+        async with _unavailable_on_error("mint lock"):
+            have_lock = bool(await self._r.set(lock, b"1", nx=True, px=_MINT_LOCK_MS))
+        if not have_lock:
+            for _ in range(_WAIT_STEPS):
+                await asyncio.sleep(_WAIT_STEP)
+                hit = await self._get_framed(key)
+                if hit is not None and hit[0] >= fresh_until:
+                    return hit[1]
+        value, exp = await mint()
+        ttl = int(exp - self._now())
+        async with _unavailable_on_error("cache set"):
+            pipe = self._r.pipeline(transaction=False)
+            if ttl > 0:
+                pipe.set(self._k("at", key), _frame(exp, value), ex=ttl)
+            if have_lock:
+                pipe.delete(lock)
+            await pipe.execute()
+        return value
+
+    async def cache_delete(self, key: str) -> None:
+        async with _unavailable_on_error("cache delete"):
+            await self._r.delete(self._k("at", key))
+
+    async def revoke(self, jti: str, ttl: int, cache_key: str | None) -> None:
+        async with _unavailable_on_error("revoke"):
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(self._k("rev", jti), b"1", ex=max(ttl, 1))
+            if cache_key is not None:
+                pipe.delete(self._k("at", cache_key))
+            await pipe.execute()
+
+    async def is_revoked(self, jti: str) -> bool:
+        async with _unavailable_on_error("revocation check"):
+            return bool(await self._r.exists(self._k("rev", jti)))
+
+    async def jwks_get(self, issuer: str) -> bytes | None:
+        async with _unavailable_on_error("jwks get"):
+            raw = await self._r.get(self._k("jwks", issuer))
+        return None if raw is None else bytes(raw)
+
+    async def jwks_put(self, issuer: str, value: bytes, ttl: int) -> None:
+        async with _unavailable_on_error("jwks put"):
+            await self._r.set(self._k("jwks", issuer), value, ex=max(ttl, 1))
+
+    async def try_lock(self, key: str, ttl_ms: int) -> bool:
+        async with _unavailable_on_error("lock"):
+            return bool(await self._r.set(self._k("lock", key), b"1", nx=True, px=max(ttl_ms, 1)))
+
+    async def ping(self) -> None:
+        async with _unavailable_on_error("ping"):
+            await self._r.ping()
+
+    async def close(self) -> None:
+        with contextlib.suppress(RedisError, OSError):  # closing a dead connection
+            await self._r.aclose()
+
+
+def build_redis_store(settings: BrokerSettings) -> RedisStore:
+    """The production client: fail-fast (one attempt, short timeouts), pool sized for concurrency."""
+    r = settings.redis
+    common: dict[str, Any] = {
+        "socket_timeout": r.socket_timeout,
+        "socket_connect_timeout": r.socket_timeout,
+        "retry": Retry(NoBackoff(), 1),
+        "max_connections": r.max_connections,
+    }
+    client: Redis | RedisCluster
+    if r.mode == "sentinel":
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            [(h.rpartition(":")[0], int(h.rpartition(":")[2])) for h in r.sentinels],
+            socket_timeout=r.socket_timeout,
+        )
+        client = sentinel.master_for(r.service_name, **common)
+    elif r.mode == "cluster":
+        assert settings.redis_url is not None  # noqa: S101 - validated in settings
+        common.pop("max_connections")
+        client = RedisCluster.from_url(settings.redis_url, **common)
+    else:
+        assert settings.redis_url is not None  # noqa: S101 - validated in settings
+        client = Redis.from_url(settings.redis_url, health_check_interval=10, **common)
+    return RedisStore(client, prefix=r.key_prefix, wait_replicas=r.wait_replicas)
