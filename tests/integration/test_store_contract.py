@@ -1,0 +1,134 @@
+"""One contract, two stores: the in-process store and Redis behave the same (STYLE: ports and adapters)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from broker.errors import InvalidGrant, StoreUnavailable
+from broker.settings import parse_settings
+from broker.stores import Store
+from broker.stores.memory import MemoryStore
+from broker.stores.redis import RedisStore, build_redis_store
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest, redis_client: Redis) -> AsyncIterator[Store]:
+    s: Store = (
+        MemoryStore() if request.param == "memory" else RedisStore(Redis(connection_pool=redis_client.connection_pool))
+    )
+    yield s
+    await s.close()
+
+
+class Minter:
+    """Counts mints; each mint returns a new value valid for ``ttl`` seconds."""
+
+    def __init__(self, ttl: int = 300, delay: float = 0.01) -> None:
+        self.calls = 0
+        self.ttl = ttl
+        self.delay = delay
+
+    async def __call__(self) -> tuple[bytes, int]:
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        return b"token-%d" % self.calls, int(time.time()) + self.ttl
+
+
+@pytest.mark.spec("L2-40")
+async def test_a_jti_is_claimed_exactly_once_under_concurrency(store: Store) -> None:
+    results = await asyncio.gather(*(store.claim_once("jti-1", 60) for _ in range(50)))
+    assert results.count(True) == 1
+    assert await store.claim_once("jti-2", 60) is True
+
+
+async def test_concurrent_identical_requests_mint_once(store: Store) -> None:
+    mint = Minter()
+    values = await asyncio.gather(*(store.cache_get_or_mint("k", mint, int(time.time())) for _ in range(20)))
+    assert mint.calls == 1
+    assert set(values) == {b"token-1"}
+    assert await store.cache_get("k") == b"token-1"
+
+
+async def test_a_cached_value_too_close_to_expiry_is_reminted(store: Store) -> None:
+    mint = Minter(ttl=100)
+    first = await store.cache_get_or_mint("k", mint, int(time.time()))
+    again = await store.cache_get_or_mint("k", mint, int(time.time()) + 50)
+    assert again == first
+    fresh = await store.cache_get_or_mint("k", mint, int(time.time()) + 200)
+    assert fresh != first
+    assert mint.calls == 2
+
+
+async def test_a_failed_mint_reaches_every_waiter_and_caches_nothing(store: Store) -> None:
+    async def refuse() -> tuple[bytes, int]:
+        await asyncio.sleep(0.01)
+        raise InvalidGrant("The ID-JAG has already been used.")
+
+    results = await asyncio.gather(*(store.cache_get_or_mint("k", refuse, 0) for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(r, InvalidGrant) for r in results)
+    assert await store.cache_get("k") is None
+
+
+async def test_revocation_denylists_the_jti_and_drops_the_cached_token(store: Store) -> None:
+    await store.cache_get_or_mint("k", Minter(), 0)
+    assert not await store.is_revoked("jti-9")
+    await store.revoke("jti-9", 60, "k")
+    assert await store.is_revoked("jti-9")
+    assert await store.cache_get("k") is None
+
+
+async def test_jwks_documents_and_locks_are_shared(store: Store) -> None:
+    assert await store.jwks_get("https://idp.example") is None
+    await store.jwks_put("https://idp.example", b'{"keys":[]}', 60)
+    assert await store.jwks_get("https://idp.example") == b'{"keys":[]}'
+    assert await store.try_lock("refresh", 10_000) is True
+    assert await store.try_lock("refresh", 10_000) is False
+
+
+async def test_memory_store_entries_expire_on_its_clock() -> None:
+    now = [1000.0]
+    store = MemoryStore(now=lambda: now[0])
+    assert await store.claim_once("jti", 10)
+    assert not await store.claim_once("jti", 10)
+    now[0] += 11
+    assert await store.claim_once("jti", 10)  # the replay window is the token's lifetime, then memory is freed
+
+
+async def test_redis_entries_carry_a_ttl(redis_client: Redis) -> None:
+    store = RedisStore(Redis(connection_pool=redis_client.connection_pool), prefix="t")
+    await store.claim_once("jti", 42)
+    keys = [k async for k in redis_client.scan_iter("t:jti:*")]
+    assert len(keys) == 1
+    assert 0 < await redis_client.ttl(keys[0]) <= 42
+
+
+async def test_two_replicas_on_one_redis_mint_once(redis_client: Redis) -> None:
+    """Across replicas the mint lock makes the second replica wait for the first one's token."""
+    a = RedisStore(Redis(connection_pool=redis_client.connection_pool))
+    b = RedisStore(Redis(connection_pool=redis_client.connection_pool))
+    mint = Minter(delay=0.1)
+    values = await asyncio.gather(a.cache_get_or_mint("k", mint, 0), b.cache_get_or_mint("k", mint, 0))
+    assert mint.calls == 1
+    assert values[0] == values[1]
+
+
+@pytest.mark.spec("N92")
+async def test_an_unreachable_redis_raises_store_unavailable_fast() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        settings = parse_settings(f'public_url = "http://127.0.0.1:8000"\nredis_url = "redis://127.0.0.1:{port}/0"\n')
+        store = build_redis_store(settings.settings)
+        try:
+            with pytest.raises(StoreUnavailable):
+                await store.claim_once("jti", 60)
+            with pytest.raises(StoreUnavailable):
+                await store.ping()
+        finally:
+            await store.close()
