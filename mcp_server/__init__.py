@@ -1,0 +1,1 @@
+"""Sample multi-service MCP deployment that accepts only broker-issued tokens."""
