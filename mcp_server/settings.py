@@ -71,7 +71,7 @@ ALLOWED_ALGORITHMS: Final = frozenset({"ES256", "ES384", "ES512", "RS256", "RS38
 
 _SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
 """RFC 6749 §3.3 scope-token (NQCHAR, no space)."""
-_SERVICE_NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]*")
+_SERVICE_NAME: Final = re.compile(r"[a-z][a-z0-9-]*")
 
 
 class _Base(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -364,7 +364,7 @@ def _service_problems(s: McpSettings) -> Iterator[str]:
 
 def _one_service_problems(key: str, raw: ServiceSettings, svc: ResolvedService) -> Iterator[str]:
     if not _SERVICE_NAME.fullmatch(raw.name):
-        yield f"{key}.name: use lowercase letters, digits and '-'"
+        yield f"{key}.name: start with a letter, then lowercase letters, digits, '-' (also the URI scheme)"
     if raw.kind is None and raw.name not in SERVICE_KINDS:
         yield f"{key}.kind: required when the name is not one of {list(SERVICE_KINDS)}"
     if not svc.path.startswith("/") or svc.path.startswith("/.well-known") or svc.path.endswith("/"):
