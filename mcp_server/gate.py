@@ -18,6 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Any, Final
 
+from mcp.server.auth.provider import AccessToken
+
 from mcp_server.errors import VerifierUnavailable
 from mcp_server.settings import ResolvedService
 from mcp_server.verifier import BrokerTokenVerifier
@@ -121,12 +123,14 @@ class ServiceGate:
             await send(message)
 
         try:
+            token = _bearer(scope)
+            access = None if token is None else await self.verifier.verify_for_request(token)
             if scope["method"] == "POST":
                 body = await self._read_body(receive)
                 if body is None:
                     await _send_json(send, 413, {"error": "request_too_large"}, [])
                     return
-                if await self._refuse_missing_write_scope(scope, body, send):
+                if access is not None and await self._refuse_missing_write_scope(access, body, send):
                     return
                 receive = _replay(body, receive)
             await self.app(scope, receive, send_tracking)
@@ -156,15 +160,9 @@ class ServiceGate:
             if not message.get("more_body", False):
                 return bytes(chunks)
 
-    async def _refuse_missing_write_scope(self, scope: Scope, body: bytes, send: Send) -> bool:
-        if not self.write_tools.intersection(_called_tools(body)):
+    async def _refuse_missing_write_scope(self, access: AccessToken, body: bytes, send: Send) -> bool:
+        if self.service.write_scope in access.scopes or not self.write_tools.intersection(_called_tools(body)):
             return False
-        token = _bearer(scope)
-        if token is None:
-            return False  # the SDK answers 401
-        access = await self.verifier.verify_token(token)
-        if access is None or self.service.write_scope in access.scopes:
-            return False  # invalid token: the SDK answers 401; enough scope: proceed
         header = challenge(
             "insufficient_scope",
             f"Required scope: {self.service.write_scope}",

@@ -9,31 +9,24 @@ token is not accepted (fail closed: EMA §7.5.4, RFC 7662 §4).
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable
 from typing import Final
-from urllib.parse import quote_plus
 
 import httpx
 
+from broker.client.agent import basic_credentials
 from mcp_server._http import fetch_capped
 from mcp_server.errors import TokenRejected, VerifierUnavailable
 
-__all__ = ["IntrospectionRevocation", "basic_credentials"]
+__all__ = ["IntrospectionRevocation"]
 
 logger = logging.getLogger(__name__)
 
 _MAX_RESPONSE_BYTES: Final = 65536
-
-
-def basic_credentials(client_id: str, client_secret: str) -> str:
-    """``Authorization`` value for ``client_secret_basic`` (RFC 6749 §2.3.1: form-encode, then base64)."""
-    raw = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 class IntrospectionRevocation:

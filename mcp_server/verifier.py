@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Final
 
 from joserfc.errors import InvalidClaimError
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 AT_JWT: Final = "at+jwt"
 """RFC 9068 §2.1 ``typ`` of a JWT access token (compared as a media type)."""
 _OTHER_TYPS: Final = ("oauth-id-jag+jwt", "id-jag+jwt", "jwt", "id_token+jwt")
+_VERIFIED: ContextVar[tuple[str, AccessToken | None] | None] = ContextVar("xaa_verified_bearer", default=None)
+"""The verdict on this request's bearer token, so the SDK's own check reuses it (one verification per request)."""
 
 
 class ServiceAccessTokenClaims(AccessTokenClaims):
@@ -137,12 +140,28 @@ class BrokerTokenVerifier(TokenVerifier):
             claims=claims,
         )
 
+    async def verify_for_request(self, token: str) -> AccessToken | None:
+        """Verify the current request's bearer token once and remember the verdict for :meth:`verify_token`.
+
+        Called by the gate before the SDK runs, so that an unreachable broker becomes a 503 there
+        (inside the SDK app any exception becomes a 500).
+
+        Raises:
+            VerifierUnavailable: the broker's keys or introspection could not be reached.
+        """
+        verdict = await self.verify_token(token)
+        _VERIFIED.set((token, verdict))
+        return verdict
+
     async def verify_token(self, token: str) -> AccessToken | None:
         """The SDK hook: None makes the SDK answer 401 ``invalid_token`` (RFC 6750 §3.1).
 
         Raises:
             VerifierUnavailable: propagated so the app answers 503 instead of accepting or blaming the token.
         """
+        known = _VERIFIED.get()
+        if known is not None and known[0] == token:
+            return known[1]
         try:
             return await self.check(token)
         except TokenRejected as exc:

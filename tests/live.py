@@ -64,6 +64,7 @@ class Stack:
     mcp: str
     broker_settings: BrokerSettings
     mcp_settings: McpSettings
+    keys_dir: Path
 
     def resource(self, service: str) -> str:
         """The resource URL (RFC 8707) of a sample service."""
@@ -113,4 +114,4 @@ async def live_stack(tmp_path: Path, *, redis_url: str | None = None) -> AsyncIt
         broker_url = await stack.enter_async_context(serving(broker_app, broker_port))
         mcp_app = create_mcp(mcp_settings, env=INTROSPECTION_ENV)
         mcp_url = await stack.enter_async_context(serving(mcp_app, mcp_port))
-        yield Stack(idp_url, broker_url, mcp_url, broker_settings, mcp_settings)
+        yield Stack(idp_url, broker_url, mcp_url, broker_settings, mcp_settings, tmp_path / "keys")

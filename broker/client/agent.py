@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 import httpx
 import msgspec
@@ -37,13 +37,27 @@ from broker.constants import (
 )
 from broker.core.jose import TokenInvalid, peek
 
-__all__ = ["AuthMethod", "BrokerClient", "Credentials", "IssuedToken", "IdTokenSource", "metadata_urls"]
+__all__ = [
+    "AuthMethod",
+    "basic_credentials",
+    "BrokerClient",
+    "Credentials",
+    "IssuedToken",
+    "IdTokenSource",
+    "metadata_urls",
+]
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post"]
 IdTokenSource = str | Callable[[], Awaitable[str]]
 """The user's ID token, or an async callable returning a current one (re-sign-in is the caller's job)."""
 
 _MAX_RESPONSE_BYTES = 256 * 1024
+
+
+def basic_credentials(client_id: str, client_secret: str) -> str:
+    """``Authorization`` value for ``client_secret_basic`` (RFC 6749 §2.3.1: form-encode, then base64)."""
+    raw = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +74,7 @@ class Credentials:
             form["client_id"] = self.client_id
             form["client_secret"] = self.client_secret
             return {}
-        pair = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"  # RFC 6749 §2.3.1
-        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode("ascii")}
+        return {"Authorization": basic_credentials(self.client_id, self.client_secret)}
 
 
 @dataclass(frozen=True, slots=True)
