@@ -47,7 +47,7 @@ __all__ = [
     "metadata_urls",
 ]
 
-AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
 IdTokenSource = str | Callable[[], Awaitable[str]]
 """The user's ID token, or an async callable returning a current one (re-sign-in is the caller's job)."""
 
@@ -62,7 +62,7 @@ def basic_credentials(client_id: str, client_secret: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """A confidential client's id and secret at one token endpoint (RFC 6749 §2.3.1)."""
+    """A client's id and secret at one token endpoint (RFC 6749 §2.3.1); ``none``: id only (a public client)."""
 
     client_id: str
     client_secret: str = field(repr=False)
@@ -70,6 +70,9 @@ class Credentials:
 
     def apply(self, form: dict[str, str]) -> dict[str, str]:
         """Headers for the request; puts the secret in ``form`` for ``client_secret_post``."""
+        if self.method == "none":
+            form["client_id"] = self.client_id
+            return {}
         if self.method == "client_secret_post":
             form["client_id"] = self.client_id
             form["client_secret"] = self.client_secret

@@ -8,7 +8,12 @@ import sys
 from collections.abc import AsyncIterator
 
 import httpx
+import httpx2
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from broker.client import (
     BadBrokerResponse,
@@ -23,9 +28,10 @@ from broker.client import (
 )
 from broker.client.errors import error_from_response
 from broker.client.inspect import inspect_token, render
+from broker.client.mcp import discover
 from idp_mock import AGENT_APP_CLIENT_ID, AGENT_APP_CLIENT_SECRET
 from tests.broker_env import decode_unverified
-from tests.live import ROOT, Stack, free_port
+from tests.live import ROOT, Stack, free_port, serving
 
 
 @pytest.fixture
@@ -205,3 +211,34 @@ async def test_cli_decode_verifies_only_with_a_jwks_and_says_so(stack: Stack, cl
     assert code == 1 and "signature: NOT verified" in out
     code, _, err = await _cli("decode", "not-a-token")
     assert code == 2 and "not a JWT" in err
+
+
+async def test_discovery_finds_the_broker_from_the_mcp_servers_metadata(stack: Stack) -> None:
+    async with httpx2.AsyncClient() as http:
+        found = await discover(stack.resource("calendar"), http)
+    assert found.resource == stack.resource("calendar")
+    assert found.authorization_servers == (f"{stack.broker}/as",)
+    assert set(found.scopes_supported) == {"calendar.read", "calendar.write"}
+
+
+async def test_discovery_refuses_metadata_that_names_another_resource() -> None:
+    port = free_port()
+
+    async def challenge(_: Request) -> Response:
+        meta = f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"
+        return Response(status_code=401, headers={"WWW-Authenticate": f'Bearer resource_metadata="{meta}"'})
+
+    async def metadata(_: Request) -> JSONResponse:
+        return JSONResponse(
+            {"resource": "https://victim.example/mcp", "authorization_servers": ["https://evil.example"]}
+        )
+
+    app = Starlette(
+        routes=[
+            Route("/mcp", challenge, methods=["POST"]),
+            Route("/.well-known/oauth-protected-resource/mcp", metadata),
+        ]
+    )
+    async with serving(app, port) as base, httpx2.AsyncClient() as http:
+        with pytest.raises(BadBrokerResponse, match="RFC 9728"):
+            await discover(f"{base}/mcp", http)

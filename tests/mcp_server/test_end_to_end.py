@@ -15,44 +15,23 @@ import httpx2
 import pytest
 from agents.mcp import MCPServerStreamableHttp
 from mcp import ClientSession
-from mcp.client.auth import TokenStorage
 from mcp.client.auth.extensions.identity_assertion import IdentityAssertionOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from mcp.types import TextContent, TextResourceContents
 
 from broker.client import BrokerClient
+from broker.client.mcp import MemoryTokenStorage
 from idp_mock import AGENT_APP_CLIENT_ID, AGENT_APP_CLIENT_SECRET
 from tests.live import Stack
 
 SERVICES = {"calendar": "events", "documents": "documents", "tickets": "tickets"}
 
 
-class MemoryTokens(TokenStorage):
-    """The SDK's token storage, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
 @asynccontextmanager
 async def sdk_session(stack: Stack, broker: BrokerClient, id_token: str, service: str) -> AsyncIterator[ClientSession]:
     auth = IdentityAssertionOAuthProvider(
         server_url=stack.resource(service),
-        storage=MemoryTokens(),
+        storage=MemoryTokenStorage(),
         client_id=AGENT_APP_CLIENT_ID,
         client_secret=AGENT_APP_CLIENT_SECRET,
         issuer=broker.as_issuer,
