@@ -8,7 +8,9 @@ __all__ = [
     "ACCESS_TOKEN_TYP",
     "CLIENT_ASSERTION_TYPE_JWT_BEARER",
     "CLIENT_AUTH_TYP",
+    "GRANT_AUTHORIZATION_CODE",
     "GRANT_JWT_BEARER",
+    "GRANT_REFRESH_TOKEN",
     "GRANT_TOKEN_EXCHANGE",
     "ID_JAG_GRANT_PROFILE",
     "ID_JAG_TYP",
@@ -22,6 +24,11 @@ GRANT_TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
 """RFC 8693 §2.1."""
 GRANT_JWT_BEARER: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 """RFC 7523 §2.1."""
+
+GRANT_AUTHORIZATION_CODE: Final = "authorization_code"
+"""RFC 6749 §4.1.3 (OAuth 2.1 §4.1.3: with PKCE)."""
+GRANT_REFRESH_TOKEN: Final = "refresh_token"
+"""RFC 6749 §6 (OAuth 2.1 §4.3: rotated for public clients)."""
 
 TOKEN_TYPE_ID_TOKEN: Final = "urn:ietf:params:oauth:token-type:id_token"
 """RFC 8693 §3."""

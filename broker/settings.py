@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from broker.constants import GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE
+from broker.constants import GRANT_AUTHORIZATION_CODE, GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE
 from broker.errors import ConfigError
 
 __all__ = [
@@ -29,7 +29,9 @@ __all__ = [
     "BrokerSettings",
     "ClientConfig",
     "ExternalAuthorizationServer",
+    "IdpLogin",
     "IdpTrust",
+    "InteractiveSettings",
     "JwksSettings",
     "LoadedSettings",
     "PolicyRule",
@@ -108,6 +110,25 @@ class RedisSettings(_Base, frozen=True):
     """If > 0, ``WAIT`` for this many replicas after consuming a ``jti`` (narrows the failover replay window)."""
 
 
+class IdpLogin(_Base, frozen=True):
+    """Federated sign-in at this IdP for the interactive flow: the broker as an OIDC relying party."""
+
+    client_id: str
+    """The broker's client id at the IdP (the ``aud`` of the ID tokens it gets back)."""
+    client_secret_env: str | None = None
+    """Environment variable holding the broker's secret at the IdP; absent = public client (PKCE only)."""
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    """Scopes asked of the IdP; ``openid`` is required. Add the IdP's groups scope if it has one."""
+    domains: tuple[str, ...] = ()
+    """E-mail domains whose ``login_hint`` selects this IdP (lower case, e.g. ``acme.example``)."""
+    display_name: str | None = None
+    """Name shown on the IdP chooser page (default: the trust entry's ``name``)."""
+    authorization_endpoint: str | None = None
+    """Override of the discovered ``authorization_endpoint`` (OIDC Discovery §3)."""
+    token_endpoint: str | None = None
+    """Override of the discovered ``token_endpoint``."""
+
+
 class IdpTrust(_Base, frozen=True):
     """An enterprise IdP whose ID tokens leg 1 accepts (and, optionally, whose ID-JAGs leg 2 accepts)."""
 
@@ -131,6 +152,8 @@ class IdpTrust(_Base, frozen=True):
     """If set, refuse ID tokens whose ``iat`` is older than this many seconds."""
     id_jag_max_lifetime: int = 900
     """Longest ``exp - iat`` accepted from this IdP's native ID-JAGs (DESIGN OQ-10/23)."""
+    login: IdpLogin | None = None
+    """Set to let users of this IdP sign in through the broker's interactive flow (``[interactive]``)."""
 
 
 class ClientConfig(_Base, frozen=True):
@@ -152,6 +175,15 @@ class ClientConfig(_Base, frozen=True):
     """Grants this client may use; others get ``unauthorized_client``."""
     may_introspect: bool = False
     """Whether this client may call the introspection endpoint (RFC 7662 §2.1, e.g. an MCP server)."""
+    public: bool = False
+    """A public client (OAuth 2.1 §2.1: no credentials, PKCE only); only the interactive grants."""
+    redirect_uris: tuple[str, ...] = ()
+    """Redirect URIs for the authorization code grant, compared exactly (OAuth 2.1 §2.3.1), except
+    that a loopback IP redirect URI may use any port (RFC 8252 §7.3)."""
+    consent: bool = False
+    """Show the consent page before issuing a code to this client."""
+    name: str | None = None
+    """Human name shown on the consent page."""
 
 
 class ResourceConfig(_Base, frozen=True):
@@ -193,6 +225,33 @@ class PolicyRule(_Base, frozen=True):
     """If non-empty, the ID token's groups claim must contain one of these."""
 
 
+class InteractiveSettings(_Base, frozen=True):
+    """The interactive fallback: authorization code + PKCE at leg 2 with federated sign-in (MCP-AZ core flow)."""
+
+    enabled: bool = False
+    """Serve ``/as/authorize`` and the ``authorization_code``/``refresh_token`` grants."""
+    code_ttl: int = 60
+    """Authorization code lifetime, seconds (RFC 6749 §4.1.2: 10 minutes at most)."""
+    login_ttl: int = 600
+    """How long a sign-in in progress (IdP round trip, consent page) may take, seconds."""
+    refresh_tokens: bool = True
+    """Issue refresh tokens (rotated on every use, OAuth 2.1 §4.3.1) to clients allowed the grant."""
+    refresh_token_ttl: int = 86400
+    """Idle lifetime of a refresh token, seconds."""
+    refresh_token_max_lifetime: int = 604800
+    """Absolute lifetime of a refresh-token family from sign-in, seconds (a new sign-in is needed after)."""
+    client_id_metadata_documents: bool = False
+    """Accept clients identified by an HTTPS URL (Client ID Metadata Documents, MCP 2025-11-25)."""
+    metadata_document_ttl: int = 300
+    """Longest a fetched client metadata document is cached, seconds."""
+    metadata_document_max_bytes: int = 5120
+    """Largest client metadata document accepted (CIMD-02 §4: 5 KB is ample)."""
+    allow_insecure_metadata_documents: bool = False
+    """Development only: also accept ``http://`` loopback client metadata URLs."""
+    consent_for_metadata_document_clients: bool = True
+    """Always show the consent page to clients identified by a metadata document (self-asserted)."""
+
+
 class BrokerSettings(_Base, frozen=True):
     """The whole broker configuration (``broker.toml``)."""
 
@@ -226,6 +285,7 @@ class BrokerSettings(_Base, frozen=True):
     resource: tuple[ResourceConfig, ...] = ()
     external_as: tuple[ExternalAuthorizationServer, ...] = ()
     policy: tuple[PolicyRule, ...] = ()
+    interactive: InteractiveSettings = InteractiveSettings()
 
     @property
     def idp_issuer(self) -> str:
@@ -301,13 +361,14 @@ def _validate(s: BrokerSettings, env: Any) -> Iterator[_Problem]:
         yield "error", "$.redis_url: required (a seed node) when $.redis.mode is 'cluster'"
     if s.redis_url is None and s.redis.mode == "standalone":
         yield "warning", "no redis_url: in-process store; run a single instance only (replicas need Redis)"
-    yield from _validate_idps(s.idp)
-    yield from _validate_clients(s.client, env)
+    yield from _validate_idps(s.idp, env)
+    yield from _validate_clients(s.client, env, s.interactive)
+    yield from _validate_interactive(s)
     yield from _validate_resources(s.resource, s.external_as)
     yield from _validate_policy(s)
 
 
-def _validate_idps(idps: Sequence[IdpTrust]) -> Iterator[_Problem]:
+def _validate_idps(idps: Sequence[IdpTrust], env: Any) -> Iterator[_Problem]:
     names: dict[str, int] = {}
     issuers: dict[str, int] = {}
     plain: list[int] = []
@@ -331,6 +392,8 @@ def _validate_idps(idps: Sequence[IdpTrust]) -> Iterator[_Problem]:
             plain.append(i)
         if not 0 < idp.id_jag_max_lifetime <= 86400:
             yield "error", f"{at}.id_jag_max_lifetime: must be between 1 and 86400 seconds"
+        if idp.login is not None:
+            yield from _validate_login(f"{at}.login", idp.login, env)
     if len(plain) > 1:
         yield (
             "error",
@@ -339,6 +402,20 @@ def _validate_idps(idps: Sequence[IdpTrust]) -> Iterator[_Problem]:
                 f"($.idp[{plain[0]}] too) could collide; namespace all but one"
             ),
         )
+
+
+def _validate_login(at: str, login: IdpLogin, env: Any) -> Iterator[_Problem]:
+    if "openid" not in login.scopes:
+        yield "error", f"{at}.scopes: must include 'openid' (OIDC Core §3.1.2.1)"
+    if login.client_secret_env is not None and not env.get(login.client_secret_env):
+        yield "error", f"{at}.client_secret_env: environment variable {login.client_secret_env!r} is not set"
+    for key in ("authorization_endpoint", "token_endpoint"):
+        value = getattr(login, key)
+        if value is not None:
+            yield from _check_url(f"{at}.{key}", value, allow_path=True)
+    for j, domain in enumerate(login.domains):
+        if domain != domain.lower() or not re.fullmatch(r"[a-z0-9.-]+\.[a-z0-9-]+", domain):
+            yield "error", f"{at}.domains[{j}]: {domain!r} is not a lower-case domain name"
 
 
 def _check_algorithms(at: str, algorithms: Sequence[str]) -> Iterator[_Problem]:
@@ -356,9 +433,14 @@ def _check_algorithms(at: str, algorithms: Sequence[str]) -> Iterator[_Problem]:
             )
 
 
-def _validate_clients(clients: Sequence[ClientConfig], env: Any) -> Iterator[_Problem]:
+_INTERACTIVE_GRANTS: Final = frozenset({GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN})
+
+
+def _validate_clients(
+    clients: Sequence[ClientConfig], env: Any, interactive: InteractiveSettings
+) -> Iterator[_Problem]:
     seen: dict[str, int] = {}
-    known_grants = {GRANT_TOKEN_EXCHANGE, GRANT_JWT_BEARER}
+    known_grants = {GRANT_TOKEN_EXCHANGE, GRANT_JWT_BEARER, *_INTERACTIVE_GRANTS}
     for i, c in enumerate(clients):
         at = f"$.client[{i}]"
         if not c.client_id or "|" in c.client_id:
@@ -368,17 +450,7 @@ def _validate_clients(clients: Sequence[ClientConfig], env: Any) -> Iterator[_Pr
         if c.client_id in seen:
             yield "error", f"{at}.client_id: duplicate of $.client[{seen[c.client_id]}].client_id"
         seen.setdefault(c.client_id, i)
-        creds = [
-            k for k in ("client_secret_sha256", "client_secret_env", "jwks", "jwks_uri") if getattr(c, k) is not None
-        ]
-        if len(creds) != 1:
-            yield (
-                "error",
-                (
-                    f"{at}: give exactly one of client_secret_sha256, client_secret_env, jwks, jwks_uri "
-                    f"(public clients are refused; got {creds or 'none'})"
-                ),
-            )
+        yield from _check_credentials(at, c)
         if c.client_secret_sha256 is not None and not _HEX64.match(c.client_secret_sha256):
             yield "error", f"{at}.client_secret_sha256: must be 64 lower-case hex digits"
         if c.client_secret_env is not None and not env.get(c.client_secret_env):
@@ -388,6 +460,85 @@ def _validate_clients(clients: Sequence[ClientConfig], env: Any) -> Iterator[_Pr
         for j, g in enumerate(c.grant_types):
             if g not in known_grants:
                 yield "error", f"{at}.grant_types[{j}]: unknown grant type {g!r}"
+        yield from _validate_interactive_client(at, c, interactive)
+
+
+def _check_credentials(at: str, c: ClientConfig) -> Iterator[_Problem]:
+    creds = [k for k in ("client_secret_sha256", "client_secret_env", "jwks", "jwks_uri") if getattr(c, k) is not None]
+    if c.public:
+        if creds:
+            yield "error", f"{at}: a public client has no credentials (got {creds})"
+        if not set(c.grant_types) <= _INTERACTIVE_GRANTS:
+            yield (
+                "error",
+                f"{at}.grant_types: a public client may use only authorization_code and refresh_token",
+            )
+    elif len(creds) != 1:
+        yield (
+            "error",
+            (
+                f"{at}: give exactly one of client_secret_sha256, client_secret_env, jwks, jwks_uri "
+                f"(or public = true for an interactive-only client; got {creds or 'none'})"
+            ),
+        )
+
+
+def _validate_interactive_client(at: str, c: ClientConfig, interactive: InteractiveSettings) -> Iterator[_Problem]:
+    code = GRANT_AUTHORIZATION_CODE in c.grant_types
+    if (code or GRANT_REFRESH_TOKEN in c.grant_types) and not interactive.enabled:
+        yield "error", f"{at}.grant_types: interactive grants need [interactive] enabled = true"
+    if GRANT_REFRESH_TOKEN in c.grant_types and not code:
+        yield "error", f"{at}.grant_types: refresh_token is only issued with authorization_code"
+    if code and not c.redirect_uris:
+        yield "error", f"{at}.redirect_uris: required for the authorization_code grant"
+    for j, uri in enumerate(c.redirect_uris):
+        problem = redirect_uri_problem(uri)
+        if problem is not None:
+            yield "error", f"{at}.redirect_uris[{j}]: {problem}"
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` cannot be a redirect URI, or None (OAuth 2.1 §2.3.1, RFC 8252 §7, RFC 9700 §4.1).
+
+    Allowed: ``https``; ``http`` on a loopback host; a private-use scheme with a dot (``com.example.app:/cb``).
+    Never a fragment.
+    """
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return f"{uri!r} is not a URL"
+    if parts.fragment or "#" in uri:
+        return f"{uri!r} must not have a fragment"
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return None
+    if parts.scheme not in ("http", "https", "javascript", "data", "file") and "." in parts.scheme:
+        return None
+    return f"{uri!r} must be https, http on a loopback host, or a private-use scheme (RFC 8252 §7.1)"
+
+
+def _validate_interactive(s: BrokerSettings) -> Iterator[_Problem]:
+    it = s.interactive
+    if not 0 < it.code_ttl <= 600:
+        yield "error", "$.interactive.code_ttl: must be between 1 and 600 seconds (RFC 6749 §4.1.2)"
+    for key in ("login_ttl", "refresh_token_ttl", "refresh_token_max_lifetime", "metadata_document_ttl"):
+        if getattr(it, key) <= 0:
+            yield "error", f"$.interactive.{key}: must be > 0"
+    if it.refresh_token_ttl > it.refresh_token_max_lifetime:
+        yield "error", "$.interactive.refresh_token_ttl: must not exceed refresh_token_max_lifetime"
+    if not 256 <= it.metadata_document_max_bytes <= 65536:
+        yield "error", "$.interactive.metadata_document_max_bytes: must be between 256 and 65536"
+    if it.enabled and not any(i.login is not None for i in s.idp):
+        yield "error", "$.interactive.enabled: no [[idp]] has a [idp.login] table, so nobody could sign in"
+    domains: dict[str, int] = {}
+    for i, idp in enumerate(s.idp):
+        for j, d in enumerate(idp.login.domains if idp.login else ()):
+            if d in domains:
+                yield "error", f"$.idp[{i}].login.domains[{j}]: {d!r} already maps to $.idp[{domains[d]}]"
+            domains.setdefault(d, i)
+    if it.allow_insecure_metadata_documents:
+        yield "warning", "$.interactive.allow_insecure_metadata_documents: development only; never in production"
 
 
 def _validate_resources(
@@ -438,8 +589,7 @@ def _validate_policy(s: BrokerSettings) -> Iterator[_Problem]:
         if rule.idp not in idps:
             yield "error", f"{at}.idp: no [[idp]] named {rule.idp!r}"
         for j, cid in enumerate(rule.clients):
-            if cid not in clients:
-                yield "error", f"{at}.clients[{j}]: no [[client]] with client_id {cid!r}"
+            yield from _check_policy_client(f"{at}.clients[{j}]", cid, clients, s.interactive)
         granted: set[str] = set()
         for j, res in enumerate(rule.resources):
             if res in scopes_of:
@@ -456,6 +606,16 @@ def _validate_policy(s: BrokerSettings) -> Iterator[_Problem]:
     for i, c in enumerate(s.client):
         if GRANT_TOKEN_EXCHANGE in c.grant_types and c.id_token_audience is None:
             yield "warning", f"$.client[{i}].id_token_audience: unset, so this client cannot use leg 1"
+
+
+def _check_policy_client(at: str, cid: str, clients: set[str], interactive: InteractiveSettings) -> Iterator[_Problem]:
+    """A policy names a registered client, or (with metadata documents on) a client metadata URL."""
+    if cid in clients:
+        return
+    if interactive.client_id_metadata_documents and cid.startswith(("https://", "http://")):
+        yield from _check_url(at, cid, allow_path=True)
+        return
+    yield "error", f"{at}: no [[client]] with client_id {cid!r} (nor a client metadata document URL)"
 
 
 def _check_url(at: str, value: str, *, allow_path: bool, no_trailing_slash: bool = False) -> Iterator[_Problem]:

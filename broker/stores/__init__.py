@@ -65,6 +65,18 @@ class Store(Protocol):
         """Best-effort short lock (e.g. one JWKS refetch per interval); True if acquired."""
         ...
 
+    async def state_put(self, key: str, value: bytes, ttl: int) -> None:
+        """Keep ``value`` under ``key`` for ``ttl`` seconds (sign-ins in progress, codes, refresh tokens)."""
+        ...
+
+    async def state_get(self, key: str) -> bytes | None:
+        """Return the value kept under ``key``, or None once it expired or was taken."""
+        ...
+
+    async def state_take(self, key: str) -> bytes | None:
+        """Atomically return and remove the value under ``key``: exactly one caller gets it."""
+        ...
+
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless the backend answers (readiness probe)."""
         ...

@@ -29,6 +29,7 @@ class MemoryStore:
         self._revoked: dict[str, float] = {}
         self._jwks: dict[str, tuple[float, bytes]] = {}
         self._locks: dict[str, float] = {}
+        self._state: dict[str, tuple[float, bytes]] = {}
         self._flight: SingleFlight[bytes] = SingleFlight()
         self._ops = 0
 
@@ -47,6 +48,8 @@ class MemoryStore:
             del self._cache[k]
         for k in [k for k, (until, _) in self._jwks.items() if until <= now]:
             del self._jwks[k]
+        for k in [k for k, (until, _) in self._state.items() if until <= now]:
+            del self._state[k]
 
     async def claim_once(self, key: str, ttl: int) -> bool:
         now = self._tick()
@@ -114,3 +117,14 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
+
+    async def state_put(self, key: str, value: bytes, ttl: int) -> None:
+        self._state[key] = (self._tick() + max(ttl, 1), value)
+
+    async def state_get(self, key: str) -> bytes | None:
+        entry = self._state.get(key)
+        return entry[1] if entry is not None and entry[0] > self._tick() else None
+
+    async def state_take(self, key: str) -> bytes | None:
+        entry = self._state.pop(key, None)
+        return entry[1] if entry is not None and entry[0] > self._tick() else None

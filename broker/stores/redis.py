@@ -170,6 +170,20 @@ class RedisStore:
         with contextlib.suppress(RedisError, OSError):  # closing a dead connection
             await self._r.aclose()
 
+    async def state_put(self, key: str, value: bytes, ttl: int) -> None:
+        async with _unavailable_on_error("state put"):
+            await self._r.set(self._k("st", key), value, ex=max(ttl, 1))
+
+    async def state_get(self, key: str) -> bytes | None:
+        async with _unavailable_on_error("state get"):
+            raw = await self._r.get(self._k("st", key))
+        return None if raw is None else bytes(raw)
+
+    async def state_take(self, key: str) -> bytes | None:
+        async with _unavailable_on_error("state take"):
+            raw = await self._r.getdel(self._k("st", key))
+        return None if raw is None else bytes(raw)
+
 
 def build_redis_store(settings: BrokerSettings) -> RedisStore:
     """The production client: fail-fast (one attempt, short timeouts), pool sized for concurrency."""

@@ -132,3 +132,30 @@ async def test_an_unreachable_redis_raises_store_unavailable_fast() -> None:
                 await store.ping()
         finally:
             await store.close()
+
+
+async def test_kept_state_is_taken_by_exactly_one_caller(store: Store) -> None:
+    """Authorization codes and sign-ins in progress are single use (RFC 6749 §4.1.2)."""
+    await store.state_put("code-1", b"record", 60)
+    assert await store.state_get("code-1") == b"record"
+    taken = await asyncio.gather(*(store.state_take("code-1") for _ in range(20)))
+    assert taken.count(b"record") == 1
+    assert taken.count(None) == 19
+    assert await store.state_get("code-1") is None
+
+
+async def test_kept_state_expires_with_its_ttl() -> None:
+    now = [1000.0]
+    store = MemoryStore(now=lambda: now[0])
+    await store.state_put("txn", b"v", 10)
+    now[0] += 11
+    assert await store.state_get("txn") is None
+    assert await store.state_take("txn") is None
+
+
+async def test_redis_state_carries_a_ttl(redis_client: Redis) -> None:
+    store = RedisStore(Redis(connection_pool=redis_client.connection_pool), prefix="t2")
+    await store.state_put("txn", b"v", 33)
+    keys = [k async for k in redis_client.scan_iter("t2:st:*")]
+    assert len(keys) == 1
+    assert 0 < await redis_client.ttl(keys[0]) <= 33
