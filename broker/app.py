@@ -15,13 +15,17 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
 from broker.audit import Audit
+from broker.cimd import MetadataDocuments
 from broker.client_auth import ClientAuthenticator
+from broker.clients import ClientRegistry
 from broker.core.policy import TrustIndex
 from broker.errors import ConfigError, OAuthError
 from broker.grants.base import GrantContext
 from broker.http.responses import http_exception_handler, oauth_error_handler, unexpected_error_handler
 from broker.http.routes import build_routes, issuer_path
 from broker.http.token import Services
+from broker.interactive.federation import Federation
+from broker.interactive.flow import InteractiveFlow
 from broker.jwks import RemoteJwks
 from broker.keys import load_keyring
 from broker.logging import configure_logging
@@ -83,8 +87,18 @@ def create_app(
         audit=Audit(),
         clock=clock,
     )
-    authenticator = ClientAuthenticator(settings, trust, the_store, jwks, clock=clock, env=env)
-    services = Services(ctx=ctx, authenticator=authenticator)
+    documents = (
+        MetadataDocuments(client, settings.interactive, timeout=settings.jwks.timeout, now=clock)
+        if settings.interactive.client_id_metadata_documents
+        else None
+    )
+    registry = ClientRegistry(trust, documents)
+    authenticator = ClientAuthenticator(settings, trust, the_store, jwks, clock=clock, env=env, registry=registry)
+    flow = None
+    if settings.interactive.enabled:
+        federation = Federation(client, settings.jwks, f"{settings.as_issuer}/callback", env=env)
+        flow = InteractiveFlow(ctx, registry, federation, issuer_path(settings.as_issuer))
+    services = Services(ctx=ctx, authenticator=authenticator, flow=flow)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

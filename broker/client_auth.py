@@ -3,7 +3,9 @@
 RFC 6749 §2.3: ``client_secret_basic`` (form-urlencoded id and secret inside Basic, §2.3.1),
 ``client_secret_post``; RFC 7523 §2.2 / 7523bis §3: ``private_key_jwt`` whose ``aud`` is the issuer
 identifier of the role being called, single use by ``jti`` (OIDC Core §9). Exactly one method per
-request (§2.3); public clients are refused (EMA §7.7, DESIGN OQ-14). Secrets compare in constant time.
+request (§2.3). Public clients (``none``: just ``client_id``) are accepted only when registered as public
+or described so by their metadata document, and only for the interactive grants (EMA §7.7, DESIGN
+OQ-14 keep the SEP-990 grants confidential). Secrets compare in constant time.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from hashlib import sha256
 from typing import Final
 from urllib.parse import unquote_plus
 
+from broker.cimd import ClientMetadataError
+from broker.clients import ClientRegistry
 from broker.constants import CLIENT_ASSERTION_TYPE_JWT_BEARER
 from broker.core.claims import ClientAssertionClaims
 from broker.core.jose import TokenInvalid, peek
@@ -24,7 +28,7 @@ from broker.core.policy import TrustIndex
 from broker.errors import InvalidClient, InvalidRequest
 from broker.grants.base import AuthenticatedClient
 from broker.jwks import RemoteJwks
-from broker.settings import ASYMMETRIC_ALGORITHMS, BrokerSettings, secret_digest, secret_matches
+from broker.settings import ASYMMETRIC_ALGORITHMS, BrokerSettings, ClientConfig, secret_digest, secret_matches
 from broker.stores import Store
 
 __all__ = ["ClientAuthenticator"]
@@ -56,8 +60,10 @@ class ClientAuthenticator:
         *,
         clock: Callable[[], float] = time.time,
         env: Mapping[str, str] | None = None,
+        registry: ClientRegistry | None = None,
     ) -> None:
         environ = os.environ if env is None else env
+        self._registry = registry if registry is not None else ClientRegistry(trust)
         self._settings = settings
         self._trust = trust
         self._store = store
@@ -97,7 +103,7 @@ class ClientAuthenticator:
             return self._check_secret(post_id, post_secret, "client_secret_post")
         if assertion:
             return await self._check_assertion(form, audience)
-        raise InvalidClient("Client authentication is required; public clients are not supported.")
+        return await self._check_public(_one(form, "client_id"))
 
     @staticmethod
     def _parse_basic(encoded: str) -> tuple[str, str]:
@@ -120,6 +126,26 @@ class ClientAuthenticator:
             raise InvalidClient(detail=f"secret authentication failed for a {'known' if client else 'unknown'} client")
         return AuthenticatedClient(client, method)
 
+    async def _find(self, client_id: str) -> ClientConfig | None:
+        try:
+            return await self._registry.find(client_id)
+        except ClientMetadataError as exc:
+            raise InvalidClient(
+                f"The client metadata document is not usable: {exc.reason}.", detail=exc.reason
+            ) from None
+
+    async def _check_public(self, client_id: str | None) -> AuthenticatedClient:
+        """``none`` (OAuth 2.1 §2.4): only for a client registered or described as public."""
+        if client_id is None:
+            raise InvalidClient("Client authentication is required.")
+        client = await self._find(client_id)
+        if client is None or not client.public:
+            raise InvalidClient(
+                "Client authentication is required.",
+                detail=f"no credentials from a {'confidential' if client else 'unknown'} client",
+            )
+        return AuthenticatedClient(client, "none")
+
     async def _check_assertion(self, form: Form, audience: str) -> AuthenticatedClient:
         """``private_key_jwt`` (RFC 7523 §3, 7523bis §3), its ``jti`` single use (OIDC Core §9)."""
         if _one(form, "client_assertion_type") != CLIENT_ASSERTION_TYPE_JWT_BEARER:
@@ -132,7 +158,7 @@ class ClientAuthenticator:
             sub = peek(token, max_bytes=settings.max_assertion_bytes).claims.get("sub")
         except TokenInvalid as exc:
             raise InvalidClient("The client assertion is not a valid JWT.", detail=exc.reason) from None
-        client = self._trust.clients.get(sub) if isinstance(sub, str) else None
+        client = await self._find(sub) if isinstance(sub, str) else None
         if client is None or (client.jwks is None and client.jwks_uri is None):
             raise InvalidClient(detail="client assertion for an unknown or secret-based client")
         body_id = _one(form, "client_id")

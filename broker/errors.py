@@ -39,6 +39,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidScope",
     "InvalidTarget",
+    "LoginRequired",
     "OAuthError",
     "ServerError",
     "StoreUnavailable",
@@ -60,6 +61,7 @@ ErrorCode = Literal[
     "invalid_scope",
     "invalid_target",
     "access_denied",
+    "login_required",
     "server_error",
     "temporarily_unavailable",
 ]
@@ -179,6 +181,13 @@ class AccessDenied(OAuthError):
     error = "access_denied"
     status_code = 403
     default_description = "Access denied."
+
+
+class LoginRequired(OAuthError):
+    """``prompt=none`` but the user must sign in: the broker keeps no sessions (OIDC Core §3.1.2.6)."""
+
+    error = "login_required"
+    default_description = "The user must sign in; prompt=none cannot be honoured."
 
 
 class ServerError(OAuthError):

@@ -13,10 +13,7 @@ The shared store is an optimisation here: if it is down, each process keeps its 
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import re
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -30,6 +27,8 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from broker.core.jose import Jwt, UnknownKeyId, verify_jwt
 from broker.errors import StoreUnavailable, TemporarilyUnavailable
+from broker.fetch import FetchFailed as _FetchFailed
+from broker.fetch import cache_max_age, fetch_json
 from broker.settings import JwksSettings
 from broker.stores import Store
 from broker.stores._singleflight import SingleFlight
@@ -48,10 +47,6 @@ class JwksUnavailable(TemporarilyUnavailable):
     default_description = "The issuer's signing keys are temporarily unavailable; no token was issued. Retry later."
 
 
-class _FetchFailed(Exception):
-    """A fetch failed; the message is safe to log."""
-
-
 class _Shared(msgspec.Struct, frozen=True):
     fetched_at: float
     ttl: float
@@ -66,20 +61,12 @@ class _Entry:
     """Freshness: the configured ``ttl``, shortened by the response's ``Cache-Control: max-age``."""
 
 
-_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
-_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\b", re.IGNORECASE)
-
-
 def _freshness(cache_control: str | None, settings: JwksSettings) -> float:
     """RFC 9111 §5.2.2: honour ``max-age``/``no-cache``, clamped to [min_refresh_interval, ttl] (kid-flood guard)."""
-    if not cache_control:
+    age = cache_max_age(cache_control)
+    if age is None:
         return float(settings.ttl)
-    if _NO_CACHE.search(cache_control):
-        return float(settings.min_refresh_interval)
-    m = _MAX_AGE.search(cache_control)
-    if m is None:
-        return float(settings.ttl)
-    return float(min(max(int(m.group(1)), settings.min_refresh_interval), settings.ttl))
+    return float(min(max(age, settings.min_refresh_interval), settings.ttl))
 
 
 def keyset_from_jwks(doc: Mapping[str, Any], algorithms: Collection[str]) -> KeySet:
@@ -264,34 +251,7 @@ class RemoteJwks:
 
     async def _get_json(self, url: str) -> tuple[dict[str, Any], str | None]:
         """GET with total timeout, no redirects and a size cap; returns the object and its Cache-Control."""
-        cap = self._s.max_bytes
-        body = bytearray()
-        try:
-            async with asyncio.timeout(self._s.timeout):
-                async with self._http.stream(
-                    "GET", url, headers={"Accept": "application/json"}, follow_redirects=False
-                ) as response:
-                    if response.status_code != 200:
-                        raise _FetchFailed(f"HTTP {response.status_code}")
-                    cache_control = response.headers.get("cache-control")
-                    declared = response.headers.get("content-length")
-                    if declared is not None and declared.isdigit() and int(declared) > cap:
-                        raise _FetchFailed(f"document larger than {cap} bytes")
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > cap:
-                            raise _FetchFailed(f"document larger than {cap} bytes")
-        except TimeoutError:
-            raise _FetchFailed("timed out") from None
-        except httpx.HTTPError as exc:
-            raise _FetchFailed(type(exc).__name__) from None
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            raise _FetchFailed("not JSON") from None
-        if not isinstance(doc, dict):
-            raise _FetchFailed("not a JSON object")
-        return doc, cache_control
+        return await fetch_json(self._http, url, timeout=self._s.timeout, max_bytes=self._s.max_bytes)
 
     async def _shared_get(self, issuer: str, algorithms: Collection[str]) -> _Entry | None:
         try:

@@ -37,6 +37,8 @@ __all__ = [
     "PolicyRule",
     "RedisSettings",
     "ResourceConfig",
+    "is_loopback_host",
+    "redirect_uri_problem",
     "Secret",
     "load_settings",
     "parse_settings",
@@ -511,7 +513,7 @@ def redirect_uri_problem(uri: str) -> str | None:
         return f"{uri!r} must not have a fragment"
     if parts.scheme == "https" and parts.hostname:
         return None
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
         return None
     if parts.scheme not in ("http", "https", "javascript", "data", "file") and "." in parts.scheme:
         return None
@@ -628,7 +630,7 @@ def _check_url(at: str, value: str, *, allow_path: bool, no_trailing_slash: bool
     if parts.scheme not in ("https", "http") or not parts.hostname:
         yield "error", f"{at}: {value!r} must be an absolute https URL"
         return
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         yield "error", f"{at}: {value!r} must use https (plain http is allowed only for loopback hosts)"
     if parts.fragment or parts.query:
         yield "error", f"{at}: {value!r} must not have a query or fragment"
@@ -638,7 +640,8 @@ def _check_url(at: str, value: str, *, allow_path: bool, no_trailing_slash: bool
         yield "error", f"{at}: {value!r} must not end with '/'"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP literal (where plain http is tolerated: RFC 8252 §7.3)."""
     if host == "localhost":
         return True
     try:

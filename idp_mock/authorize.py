@@ -154,15 +154,23 @@ async def _authorize(request: Request[Any, Any, Any], params: Params) -> Respons
     try:
         auth_request, hint = parse_authorization_request(ctx, params)
         if hint is not None:
-            if hint not in ctx.users:
+            username = _user_for_hint(ctx, hint)
+            if username is None:
                 error = LoginRequired("login_hint names no user here.")
                 raise _Redirect(error, auth_request.redirect_uri, auth_request.state)
-            return _issue_code(ctx, auth_request, hint, status_code=302)
+            return _issue_code(ctx, auth_request, username, status_code=302)
     except ErrorPage as exc:
         return error_page(exc.message, status_code=exc.status_code)
     except _Redirect as r:
         return _error_redirect(ctx, r)
     return _show_login(ctx, auth_request)
+
+
+def _user_for_hint(ctx: IdpContext, hint: str) -> str | None:
+    """``login_hint`` is a username or a user's e-mail address (OIDC Core §3.1.2.1: "e-mail address")."""
+    if hint in ctx.users:
+        return hint
+    return next((u.username for u in ctx.users.values() if u.email is not None and u.email == hint), None)
 
 
 def _show_login(ctx: IdpContext, auth_request: AuthorizationRequest) -> Response[str]:

@@ -160,7 +160,13 @@ AGENT_APP: Final = ClientConfig(
     redirect_uris=AGENT_APP_REDIRECT_URIS,
 )
 PUBLIC_CLI: Final = ClientConfig(client_id=PUBLIC_CLI_CLIENT_ID, public=True, redirect_uris=AGENT_APP_REDIRECT_URIS)
-DEFAULT_CLIENTS: Final = (AGENT_APP, PUBLIC_CLI)
+BROKER_CLIENT_ID: Final = "xaa-broker"
+"""The built-in client for the broker's federated sign-in (its interactive fallback)."""
+BROKER_RP: Final = ClientConfig(
+    client_id=BROKER_CLIENT_ID, public=True, redirect_uris=("http://127.0.0.1:8000/as/callback",)
+)
+"""A public client (PKCE only): the demo broker at port 8000 signing users in through this IdP."""
+DEFAULT_CLIENTS: Final = (AGENT_APP, PUBLIC_CLI, BROKER_RP)
 """Clients when the config names none."""
 
 

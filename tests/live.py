@@ -20,7 +20,17 @@ import uvicorn
 from broker.app import create_app as create_broker
 from broker.settings import BrokerSettings, parse_settings
 from broker.stores.redis import RedisStore
-from idp_mock import AGENT_APP_CLIENT_ID, AGENT_APP_CLIENT_SECRET, AGENT_APP_REDIRECT_URIS, IdpSettings, login
+from idp_mock import (
+    AGENT_APP,
+    AGENT_APP_CLIENT_ID,
+    AGENT_APP_CLIENT_SECRET,
+    AGENT_APP_REDIRECT_URIS,
+    BROKER_CLIENT_ID,
+    PUBLIC_CLI,
+    IdpSettings,
+    login,
+)
+from idp_mock import ClientConfig as IdpClient
 from idp_mock import create_app as create_idp
 from mcp_server.app import create_app as create_mcp
 from mcp_server.settings import McpSettings
@@ -88,20 +98,32 @@ def _moved(text: str, idp: int, broker: int, mcp: int) -> str:
     )
 
 
+def idp_settings(idp_port: int, broker_port: int) -> IdpSettings:
+    """The mock IdP's default settings, its broker client redirecting to the broker on ``broker_port``."""
+    broker_rp = IdpClient(
+        client_id=BROKER_CLIENT_ID,
+        public=True,
+        redirect_uris=(f"http://127.0.0.1:{broker_port}/as/callback",),
+    )
+    return IdpSettings(issuer=f"http://127.0.0.1:{idp_port}", client=(AGENT_APP, PUBLIC_CLI, broker_rp))
+
+
 @asynccontextmanager
-async def live_stack(tmp_path: Path, *, redis_url: str | None = None) -> AsyncIterator[Stack]:
-    """Start IdP, broker (Redis store when ``redis_url`` is given) and MCP deployment on free ports."""
+async def live_stack(tmp_path: Path, *, redis_url: str | None = None, extra_config: str = "") -> AsyncIterator[Stack]:
+    """Start IdP, broker (Redis store when ``redis_url`` is given) and MCP deployment on free ports.
+
+    ``extra_config`` is TOML appended to the example broker config (its ports are moved too); the
+    example ends with its ``[interactive]`` table, so bare keys there set interactive options.
+    """
     idp_port, broker_port, mcp_port = free_port(), free_port(), free_port()
     broker_settings = parse_settings(
-        _moved((EXAMPLES / "broker.toml").read_text(), idp_port, broker_port, mcp_port)
+        _moved((EXAMPLES / "broker.toml").read_text() + extra_config, idp_port, broker_port, mcp_port)
     ).settings
     mcp_settings = parse_mcp_settings(
         _moved((EXAMPLES / "mcp.toml").read_text(), idp_port, broker_port, mcp_port), env=INTROSPECTION_ENV
     )
     async with AsyncExitStack() as stack:
-        idp_url = await stack.enter_async_context(
-            serving(create_idp(IdpSettings(issuer=f"http://127.0.0.1:{idp_port}")), idp_port)
-        )
+        idp_url = await stack.enter_async_context(serving(create_idp(idp_settings(idp_port, broker_port)), idp_port))
         store = None
         if redis_url is not None:
             from redis.asyncio import Redis

@@ -7,6 +7,7 @@ type (RFC 7523 §3 item 10: a claim of the wrong type makes the JWT invalid), ap
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -50,14 +51,24 @@ class IdTokenClaims(_Common):
         issuer: the trusted IdP's issuer, compared exactly (step 2).
         audience: the client's id at that IdP (``ClientConfig.id_token_audience``).
         max_age: if set, ``iat`` older than this many seconds is refused.
+        nonce: if set, the ``nonce`` claim must equal it (OIDC Core §3.1.3.7 step 11: the broker's own
+            sign-in request); None when the ID token was obtained by someone else (leg 1).
     """
 
     def __init__(
-        self, *, now: Callable[[], int], leeway: int, issuer: str, audience: str, max_age: int | None = None
+        self,
+        *,
+        now: Callable[[], int],
+        leeway: int,
+        issuer: str,
+        audience: str,
+        max_age: int | None = None,
+        nonce: str | None = None,
     ) -> None:
         super().__init__(now=now, leeway=leeway, issuer=issuer, aud=_ess())
         self.audience = audience
         self.max_age = max_age
+        self.nonce = nonce
 
     def validate_aud(self, value: object) -> None:
         """``aud`` contains the client's IdP client id (step 3, ID-JAG §4.3.3 MUST)."""
@@ -82,6 +93,10 @@ class IdTokenClaims(_Common):
             raise InvalidClaimError("azp", "Authorized party validation failed")
         if self.max_age is not None and claims["iat"] < self.now - self.max_age - self.leeway:
             raise InvalidClaimError("iat", "The ID token is too old")
+        if self.nonce is not None:
+            nonce = claims.get("nonce")
+            if not isinstance(nonce, str) or not hmac.compare_digest(nonce.encode(), self.nonce.encode()):
+                raise InvalidClaimError("nonce", "The nonce does not match the sign-in request")
 
 
 class IdJagClaims(_Common):

@@ -15,7 +15,7 @@ from broker.errors import InvalidGrant, UnauthorizedClient
 from broker.grants.base import AuthenticatedClient, GrantContext
 from broker.settings import IdpTrust
 
-__all__ = ["FOREIGN_TYPS", "authorize_identity", "verify_id_token"]
+__all__ = ["FOREIGN_TYPS", "authorize_identity", "verify_id_token", "verify_id_token_of"]
 
 FOREIGN_TYPS: Final = frozenset(
     {
@@ -41,8 +41,6 @@ async def verify_id_token(
         UnauthorizedClient: the client has no IdP client id configured, so it cannot present ID tokens.
         InvalidGrant: any validation failure (DESIGN OQ-4).
     """
-    from broker.core.claims import IdTokenClaims
-
     audience = client.config.id_token_audience
     if audience is None:
         raise UnauthorizedClient("The client is not configured to exchange identity assertions.")
@@ -54,28 +52,47 @@ async def verify_id_token(
     idp = ctx.trust.idp_by_issuer.get(iss) if isinstance(iss, str) else None
     if idp is None:
         raise InvalidGrant("The subject token issuer is not trusted.", detail="untrusted subject token issuer")
+    try:
+        claims = await verify_id_token_of(idp, token, ctx, audience=audience)
+    except TokenInvalid as exc:
+        raise InvalidGrant(f"The subject token failed validation: {exc.reason}.", detail=exc.reason) from None
+    return idp, claims
+
+
+async def verify_id_token_of(
+    idp: IdpTrust, token: str, ctx: GrantContext, *, audience: str, nonce: str | None = None
+) -> Mapping[str, Any]:
+    """Verify an ID token of ``idp`` for ``audience`` (OIDC Core §3.1.3.7).
+
+    The one rule set for leg 1 and the broker's own federated sign-in (which also checks its ``nonce``).
+
+    Raises:
+        TokenInvalid: any check failed.
+        JwksUnavailable: the IdP's keys cannot be fetched.
+    """
+    from broker.core.claims import IdTokenClaims
+
+    settings = ctx.settings
     claims = IdTokenClaims(
         now=ctx.now,
         leeway=settings.clock_skew,
         issuer=idp.issuer,
         audience=audience,
         max_age=idp.max_id_token_age,
+        nonce=nonce,
     )
-    try:
-        verified = await ctx.jwks.verify(
-            token,
-            issuer=idp.issuer,
-            jwks_uri=idp.jwks_uri,
-            inline=idp.jwks,
-            algorithms=idp.algorithms,
-            typ=None,
-            claims=claims,
-            max_bytes=settings.max_assertion_bytes,
-            forbidden_typs=FOREIGN_TYPS,
-        )
-    except TokenInvalid as exc:
-        raise InvalidGrant(f"The subject token failed validation: {exc.reason}.", detail=exc.reason) from None
-    return idp, verified.claims
+    verified = await ctx.jwks.verify(
+        token,
+        issuer=idp.issuer,
+        jwks_uri=idp.jwks_uri,
+        inline=idp.jwks,
+        algorithms=idp.algorithms,
+        typ=None,
+        claims=claims,
+        max_bytes=settings.max_assertion_bytes,
+        forbidden_typs=FOREIGN_TYPS,
+    )
+    return verified.claims
 
 
 def authorize_identity(

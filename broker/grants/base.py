@@ -31,6 +31,8 @@ class TokenResponse(msgspec.Struct, omit_defaults=True, kw_only=True):
     issued_token_type: str | None = None
     resource: str | None = None
     """The granted resource (PR:resource-iss §4.4.2; checklist L2-71)."""
+    refresh_token: str | None = None
+    """Only from the interactive grants (never with an ID-JAG or from jwt-bearer: ID-JAG §4.4.3)."""
 
 
 @dataclass(frozen=True, slots=True)

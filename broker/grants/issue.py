@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from broker.constants import TOKEN_TYPE_ID_JAG
@@ -17,7 +19,7 @@ from broker.core.tokens import (
 )
 from broker.grants.base import GrantContext, TokenResponse
 
-__all__ = ["access_token_ttl", "issue_access_token", "issue_id_jag"]
+__all__ = ["access_token_ttl", "issue_access_token", "issue_id_jag", "sign_access_token"]
 
 
 class _Cached(msgspec.Struct, array_like=True):
@@ -61,14 +63,18 @@ def access_token_ttl(grant: Grant, ctx: GrantContext) -> int:
     return min(ttl, res.token_ttl) if res is not None else ttl
 
 
-def mint_access_token(grant: Grant, ctx: GrantContext) -> tuple[bytes, int]:
-    """Sign a fresh RFC 9068 access token; returns (cache value, expiry)."""
-    now = ctx.now()
+def sign_access_token(grant: Grant, ctx: GrantContext) -> tuple[str, dict[str, Any]]:
+    """Sign a fresh RFC 9068 access token; returns it and its claims."""
     keys = ctx.as_keys
     claims = access_token_claims(
-        grant, issuer=ctx.settings.as_issuer, jti=new_jti(), now=now, ttl=access_token_ttl(grant, ctx)
+        grant, issuer=ctx.settings.as_issuer, jti=new_jti(), now=ctx.now(), ttl=access_token_ttl(grant, ctx)
     )
-    token = sign_jwt(access_token_header(keys.alg, keys.kid), claims, keys.signing_key)
+    return sign_jwt(access_token_header(keys.alg, keys.kid), claims, keys.signing_key), claims
+
+
+def mint_access_token(grant: Grant, ctx: GrantContext) -> tuple[bytes, int]:
+    """Sign a fresh RFC 9068 access token; returns (cache value, expiry)."""
+    token, claims = sign_access_token(grant, ctx)
     return _encode(_Cached(token, claims["exp"], claims["scope"])), claims["exp"]
 
 

@@ -1,4 +1,4 @@
-"""RFC 7662 introspection and RFC 7009 revocation of broker-issued access tokens."""
+"""RFC 7662 introspection and RFC 7009 revocation of broker-issued access tokens (and refresh tokens)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from broker.core.scopes import scope_claim
 from broker.core.tokens import cache_key
 from broker.errors import InvalidRequest, UnauthorizedClient
 from broker.http.token import AnyRequest, Services, parse_form, reject_repeats
+from broker.interactive.tokens import revoke_refresh_token
 
 __all__ = ["introspect", "revoke"]
 
@@ -91,6 +92,8 @@ async def revoke(request: AnyRequest, services: Services) -> None:
     client, token = await _authenticated_form(request, services)
     claims = _verify_own(token, services)
     if claims is None:
+        if services.flow is not None:  # a refresh token of the interactive fallback, perhaps
+            await revoke_refresh_token(token, client, services.ctx)
         return
     if claims["client_id"] != client.client_id:
         raise UnauthorizedClient("The token was not issued to this client.")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from broker.constants import (
+    GRANT_AUTHORIZATION_CODE,
     GRANT_JWT_BEARER,
+    GRANT_REFRESH_TOKEN,
     GRANT_TOKEN_EXCHANGE,
     ID_JAG_GRANT_PROFILE,
     TOKEN_TYPE_ID_JAG,
@@ -39,12 +41,28 @@ def idp_metadata(settings: BrokerSettings) -> dict[str, Any]:
 
 
 def as_metadata(settings: BrokerSettings) -> dict[str, Any]:
-    """Leg 2 (ID-JAG §7.2; RFC 9728 §4 ``protected_resources``; DESIGN OQ-17 for the authorization endpoint)."""
+    """Leg 2 (ID-JAG §7.2; RFC 9728 §4 ``protected_resources``; DESIGN OQ-17 for the authorization endpoint).
+
+    With the interactive fallback on: the code and refresh grants, ``none`` for public clients, RFC 9207
+    ``iss`` in authorization responses, and CIMD support when enabled (CIMD-02 §6, checklist MD-13).
+    """
     issuer = settings.as_issuer
     scopes = sorted({s for r in settings.resource for s in r.scopes})
+    interactive = settings.interactive
+    grants = [GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE]
+    token_auth = list(_AUTH_METHODS)
+    if interactive.enabled:
+        grants += [GRANT_AUTHORIZATION_CODE] + ([GRANT_REFRESH_TOKEN] if interactive.refresh_tokens else [])
+        token_auth.append("none")
+    extra: dict[str, Any] = {}
+    if interactive.enabled:
+        extra["authorization_response_iss_parameter_supported"] = True
+        extra["client_id_metadata_document_supported"] = interactive.client_id_metadata_documents
     return {
         **_common(issuer),
-        "grant_types_supported": [GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE],
+        "token_endpoint_auth_methods_supported": token_auth,
+        **extra,
+        "grant_types_supported": grants,
         "authorization_grant_profiles_supported": [ID_JAG_GRANT_PROFILE],
         "authorization_endpoint": f"{issuer}/authorize",
         "response_types_supported": ["code"],
@@ -54,5 +72,5 @@ def as_metadata(settings: BrokerSettings) -> dict[str, Any]:
         "introspection_endpoint": f"{issuer}/introspect",
         "introspection_endpoint_auth_methods_supported": _AUTH_METHODS,
         "revocation_endpoint": f"{issuer}/revoke",
-        "revocation_endpoint_auth_methods_supported": _AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": token_auth,
     }

@@ -9,7 +9,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 
-from broker.errors import UnsupportedResponseType
+from broker.http.authorize import build_interactive_routes
 from broker.http.introspection import introspect, revoke
 from broker.http.metadata import as_metadata, idp_metadata
 from broker.http.responses import NO_STORE, json_response
@@ -56,13 +56,6 @@ def build_routes(idp_path: str, as_path: str) -> list[Any]:
         await revoke(request, _services(state))
         return Response(b"", headers=NO_STORE)
 
-    @get(f"{as_path}/authorize")
-    async def as_authorize() -> None:
-        """Interactive authorization is not served yet (DESIGN OQ-17): an honest error, never a redirect."""
-        raise UnsupportedResponseType(
-            "Interactive authorization is not available on this broker; use the SEP-990 ID-JAG flow."
-        )
-
     @get(f"/.well-known/oauth-authorization-server{idp_path}")
     async def idp_meta(state: State) -> Response[bytes]:
         """RFC 8414 §3 metadata for leg 1."""
@@ -99,13 +92,13 @@ def build_routes(idp_path: str, as_path: str) -> list[Any]:
         as_token,
         as_introspect,
         as_revoke,
-        as_authorize,
         idp_meta,
         as_meta,
         idp_jwks,
         as_jwks,
         healthz,
         readyz,
+        *build_interactive_routes(as_path),
     ]
 
 

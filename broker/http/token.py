@@ -21,6 +21,7 @@ from broker.client_auth import ClientAuthenticator
 from broker.errors import InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
 from broker.grants import GRANT_HANDLERS, Role
 from broker.grants.base import AuthenticatedClient, GrantContext, TokenResponse
+from broker.interactive.flow import InteractiveFlow
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -36,6 +37,8 @@ class Services:
 
     ctx: GrantContext
     authenticator: ClientAuthenticator
+    flow: InteractiveFlow | None = None
+    """The interactive fallback's endpoints, when ``[interactive] enabled``."""
 
 
 async def parse_form(request: AnyRequest) -> Form:

@@ -126,7 +126,7 @@ async def test_oversized_body_is_refused_before_parsing(broker: BrokerEnv) -> No
 async def test_no_client_authentication_is_invalid_client(broker: BrokerEnv) -> None:
     """EMA §7.7: client authentication MUST be enforced; public clients are refused."""
     r = await broker.leg1(auth={})
-    assert_error(r, 401, "invalid_client", "Client authentication is required; public clients are not supported.")
+    assert_error(r, 401, "invalid_client", "Client authentication is required.")
     assert r.headers["www-authenticate"] == 'Basic realm="xaa-broker"'
 
 
