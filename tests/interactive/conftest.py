@@ -18,6 +18,17 @@ CIMD_CLIENT_ID = f"http://127.0.0.1:{CIMD_PORT}/oauth/client.json"
 
 EXTRA = f"""allow_insecure_metadata_documents = true   # loopback http documents, tests only
 
+[[idp]]                          # a second IdP users may sign in at: the chooser page appears without a hint
+name = "globex"
+issuer = "https://login.globex.example"
+jwks_uri = "https://login.globex.example/jwks"
+[idp.login]
+client_id = "xaa-at-globex"
+domains = ["globex.example"]
+display_name = "Globex"
+authorization_endpoint = "https://login.globex.example/authorize"
+token_endpoint = "https://login.globex.example/token"
+
 [[policy]]
 idp = "acme"
 clients = ["{CIMD_CLIENT_ID}"]

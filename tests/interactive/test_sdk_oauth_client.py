@@ -2,7 +2,8 @@
 flow, no SEP-990) reaches a sample MCP server through the broker and the mock IdP, lists tools, calls one.
 
 The SDK's browser step is scripted: the redirect handler walks the authorization URL with a cookie
-jar, signs in on the mock IdP's page, allows on the broker's consent page and hands the code back.
+jar, picks the organisation on the broker's chooser, signs in on the mock IdP's page, allows on the
+broker's consent page and hands the code back.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ async def test_the_sdk_oauth_client_provider_signs_in_lists_tools_and_calls_one(
     answer: dict[str, str] = {}
 
     async def redirect_handler(url: str) -> None:
-        stop = await browser.walk(url)  # broker -> IdP sign-in page (no login_hint from the SDK)
+        stop = await browser.walk(url)  # no login_hint from the SDK: the broker's IdP chooser
+        pages.append("chooser")
+        assert "Globex" in stop.page
+        stop = await browser.submit(stop, idp="acme")  # -> the IdP's sign-in page
         pages.append("idp")
         stop = await browser.submit(stop, username="alice", action="sign_in")  # -> broker consent page
         pages.append("consent")
@@ -77,7 +81,7 @@ async def test_the_sdk_oauth_client_provider_signs_in_lists_tools_and_calls_one(
             who = json.loads(content.text)
     finally:
         await browser.aclose()
-    assert pages == ["idp", "consent"]
+    assert pages == ["chooser", "idp", "consent"]
     assert who["aud"] == stack.resource("calendar")
     assert who["client_id"] == "mcp-desktop"
     assert who["sub"] == "acme|alice"
