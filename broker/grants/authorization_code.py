@@ -16,7 +16,7 @@ from broker.constants import GRANT_AUTHORIZATION_CODE
 from broker.core.pkce import verifier_matches
 from broker.errors import InvalidGrant, InvalidTarget
 from broker.grants.base import AuthenticatedClient, GrantContext, TokenResponse
-from broker.interactive.records import CodeRecord, code_key, decode, refresh_use_key
+from broker.interactive.records import CodeRecord, code_key, decode, used_key
 from broker.interactive.tokens import issue_tokens, revoke_family
 
 __all__ = ["GRANT_TYPE", "MULTI_VALUED", "Request", "handle"]
@@ -42,7 +42,7 @@ async def handle(req: Request, client: AuthenticatedClient, ctx: GrantContext) -
     record: CodeRecord = decode(raw, CodeRecord)
     if record.client_id != client.client_id:
         raise InvalidGrant("The authorization code was issued to another client.", detail="code of another client")
-    if not await ctx.store.claim_once(refresh_use_key(req.code), ctx.settings.interactive.code_ttl * 2):
+    if not await ctx.store.claim_once(used_key(req.code), ctx.settings.interactive.code_ttl * 2):
         await revoke_family(record.family, ctx, reason="authorization code replayed")
         raise InvalidGrant("The authorization code was already used.", detail="code replay: family revoked")
     if req.redirect_uri != record.redirect_uri:

@@ -15,7 +15,7 @@ from broker.constants import GRANT_REFRESH_TOKEN
 from broker.core.scopes import parse_scope
 from broker.errors import InvalidGrant, InvalidTarget, OAuthError
 from broker.grants.base import AuthenticatedClient, GrantContext, TokenResponse
-from broker.interactive.records import RefreshRecord, decode, refresh_key, refresh_use_key
+from broker.interactive.records import RefreshRecord, decode, refresh_key, used_key
 from broker.interactive.tokens import family_is_revoked, issue_tokens, revoke_family
 
 __all__ = ["GRANT_TYPE", "MULTI_VALUED", "Request", "handle"]
@@ -48,7 +48,7 @@ async def handle(req: Request, client: AuthenticatedClient, ctx: GrantContext) -
     requested = ctx.trust.narrow(parse_scope(req.scope), original, ceiling="scope of the original grant")
     # Malformed requests above leave the token usable; from here on it is spent.
     ttl = ctx.settings.interactive.refresh_token_max_lifetime
-    if not await ctx.store.claim_once(refresh_use_key(req.refresh_token), ttl):
+    if not await ctx.store.claim_once(used_key(req.refresh_token), ttl):
         await revoke_family(record.family, ctx, reason="refresh token replayed")
         raise InvalidGrant("The refresh token was already used.", detail="refresh token replay: family revoked")
     try:

@@ -28,8 +28,8 @@ __all__ = [
     "groups_of",
     "new_secret",
     "refresh_key",
-    "refresh_use_key",
     "sign_in_key",
+    "used_key",
 ]
 
 
@@ -148,9 +148,9 @@ def refresh_key(token: str) -> str:
     return _h("rt", token)
 
 
-def refresh_use_key(token: str) -> str:
-    """Claimed once when a refresh token (or a code) is used: a second claim is a replay."""
-    return _h("rt-used", token)
+def used_key(secret: str) -> str:
+    """Claimed once when a code or refresh token is used: a second claim is a replay."""
+    return _h("used", secret)
 
 
 def family_revoked_key(family: str) -> str:
