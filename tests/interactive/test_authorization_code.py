@@ -97,7 +97,6 @@ def assert_error(r: httpx.Response, status: int, error: str) -> None:
 # -- the happy path --------------------------------------------------------------------------------
 
 
-@pytest.mark.spec("RS-01")
 async def test_a_user_within_policy_gets_a_code_then_tokens_bound_to_the_resource(
     stack: Stack, browser: Browser
 ) -> None:
@@ -395,6 +394,7 @@ async def test_a_public_client_cannot_use_the_sep_990_grants(stack: Stack) -> No
 # -- metadata --------------------------------------------------------------------------------------
 
 
+@pytest.mark.spec("MD-13", "MD-03")
 async def test_metadata_advertises_the_code_flow(stack: Stack) -> None:
     async with httpx.AsyncClient() as http:
         meta = (await http.get(f"{stack.broker}/.well-known/oauth-authorization-server/as")).json()
