@@ -13,10 +13,12 @@ of 2025-11-25. Rules, each in one function below:
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
+import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import SplitResult, unquote, urlsplit
@@ -127,6 +129,11 @@ def _is_internal(host: str) -> bool:
     return not addr.is_global or addr.is_multicast
 
 
+async def _system_resolve(host: str) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+    return [str(info[4][0]).split("%", 1)[0] for info in infos]  # drop an IPv6 zone index
+
+
 def client_from_document(url: str, doc: Mapping[str, Any], settings: InteractiveSettings) -> ClientConfig:
     """The client a fetched metadata document describes, or why it cannot be used (CIMD-02 §4.1).
 
@@ -229,6 +236,8 @@ class MetadataDocuments:
         timeout: seconds for one fetch.
         now: clock, for tests.
         max_entries: cache size; the oldest entry is dropped beyond it.
+        resolver: host name -> IP addresses, checked before each fetch (SSRF guard); the system
+            resolver by default.
     """
 
     def __init__(
@@ -239,7 +248,9 @@ class MetadataDocuments:
         timeout: float,
         now: Callable[[], float] = time.time,
         max_entries: int = 10_000,
+        resolver: Callable[[str], Awaitable[list[str]]] | None = None,
     ) -> None:
+        self._resolver = resolver if resolver is not None else _system_resolve
         self._http = http
         self._s = settings
         self._timeout = timeout
@@ -264,8 +275,25 @@ class MetadataDocuments:
             return cached.client
         return await self._flight.do(client_id, lambda: self._load(client_id))
 
+    async def _check_addresses(self, url: str) -> None:
+        """SSRF guard: a host name resolving to a loopback, private or reserved address is refused.
+
+        Names can rebind between this check and the fetch (the fetch resolves again), so this narrows
+        the window rather than closing it; an egress proxy or network policy is the complete answer.
+        """
+        if self._s.allow_insecure_metadata_documents:
+            return
+        host = urlsplit(url).hostname or ""
+        try:
+            addresses = await self._resolver(host)
+        except OSError:
+            raise ClientMetadataError("its host name does not resolve") from None
+        if not addresses or any(_is_internal(a) for a in addresses):
+            raise ClientMetadataError("its host name resolves to a loopback, private or reserved address")
+
     async def _load(self, url: str) -> ClientConfig:
         try:
+            await self._check_addresses(url)
             doc, cache_control = await fetch_json(
                 self._http, url, timeout=self._timeout, max_bytes=self._s.metadata_document_max_bytes
             )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from broker.cimd import ClientMetadataError, MetadataDocuments, client_from_document
@@ -382,3 +383,32 @@ async def test_http_document_is_refused_without_the_development_switch(
     docs = documents(http, settings=InteractiveSettings(client_id_metadata_documents=True))
     assert "must use https" in await refused(docs, url)
     assert host.hits["/c"] == 0
+
+
+SECURE = msgspec.structs.replace(SETTINGS, allow_insecure_metadata_documents=False)
+
+
+@pytest.mark.parametrize("address", ["10.1.2.3", "127.0.0.1", "169.254.169.254", "fd00::1", "::ffff:192.168.1.1"])
+async def test_a_host_name_resolving_to_an_internal_address_is_not_fetched(
+    host: ClientHost, http: httpx.AsyncClient, address: str
+) -> None:
+    """SSRF: ``https://metadata.evil.example/c.json`` whose name points inside the network is never fetched."""
+    asked: list[str] = []
+
+    async def resolver(name: str) -> list[str]:
+        asked.append(name)
+        return ["93.184.215.14", address]
+
+    docs = documents(http, settings=SECURE, resolver=resolver)
+    reason = await refused(docs, "https://metadata.evil.example/c.json")
+    assert "resolves to a loopback, private or reserved address" in reason
+    assert asked == ["metadata.evil.example"]
+    assert sum(host.hits.values()) == 0
+
+
+async def test_a_host_name_that_does_not_resolve_is_refused(http: httpx.AsyncClient) -> None:
+    async def resolver(name: str) -> list[str]:
+        raise OSError("no such host")
+
+    docs = documents(http, settings=SECURE, resolver=resolver)
+    assert "does not resolve" in await refused(docs, "https://nowhere.example/c.json")
