@@ -28,24 +28,39 @@ def trust_summary(loaded: LoadedSettings) -> str:
     for idp in s.idp:
         keys = "inline JWKS" if idp.jwks else (idp.jwks_uri or "discovered from issuer")
         native = ", also native ID-JAG issuer" if idp.id_jag_issuer else ""
-        lines.append(
-            f"  {idp.name}: {idp.issuer} [{', '.join(idp.algorithms)}] keys: {keys}; subject {idp.subject}{native}"
+        login = (
+            f"; sign-in through the broker as {idp.login.client_id} (domains: {', '.join(idp.login.domains) or '-'})"
+            if idp.login
+            else ""
         )
+        head = f"  {idp.name}: {idp.issuer} [{', '.join(idp.algorithms)}] keys: {keys}"
+        lines.append(f"{head}; subject {idp.subject}{native}{login}")
     lines.append("Clients:")
     for c in s.client:
         how = (
-            "secret (sha256)"
+            "public (PKCE only)"
+            if c.public
+            else "secret (sha256)"
             if c.client_secret_sha256
             else f"secret from ${c.client_secret_env}"
             if c.client_secret_env
             else "private_key_jwt"
         )
-        lines.append(f"  {c.client_id}: {how}; IdP client id {c.id_token_audience or '-'}")
+        redirects = f"; redirect URIs {' '.join(c.redirect_uris)}" if c.redirect_uris else ""
+        consent = "; consent page" if c.consent else ""
+        lines.append(f"  {c.client_id}: {how}; IdP client id {c.id_token_audience or '-'}{redirects}{consent}")
     lines.append("Resources:")
     for r in s.resource:
         lines.append(f"  {r.resource}: scopes {' '.join(r.scopes)}; token ttl {r.token_ttl}s")
     for e in s.external_as:
         lines.append(f"  external AS {e.issuer}: {' '.join(e.resources) or '(no resources listed)'}")
+    it = s.interactive
+    if it.enabled:
+        cimd = "accepted" if it.client_id_metadata_documents else "not accepted"
+        refresh = f"refresh tokens {it.refresh_token_ttl}s idle" if it.refresh_tokens else "no refresh tokens"
+        lines.append(
+            f"Interactive fallback: on at {s.as_issuer}/authorize; {refresh}; metadata-document clients {cimd}"
+        )
     lines.append("Policy:")
     for i, p in enumerate(s.policy):
         groups = f" if in groups {', '.join(p.groups)}" if p.groups else ""
