@@ -106,6 +106,9 @@ def create_app(
         },
         request_max_body_size=settings.max_body_bytes,
         openapi_config=None,
+        # Litestar's default logging config would replace the root handlers at start-up, dropping the
+        # redaction filter and the configured level (configure_logging owns logging).
+        logging_config=None,
         debug=False,
     )
 
