@@ -48,9 +48,10 @@ async def verify_id_token(
         raise UnauthorizedClient("The client is not configured to exchange identity assertions.")
     settings = ctx.settings
     try:
-        iss = peek(token, max_bytes=settings.max_assertion_bytes).claims.get("iss")
+        unverified = peek(token, max_bytes=settings.max_assertion_bytes)
     except TokenInvalid as exc:
         raise InvalidGrant("The subject token is not a valid JWT.", detail=exc.reason) from None
+    iss = unverified.claims.get("iss")
     idp = ctx.trust.idp_by_issuer.get(iss) if isinstance(iss, str) else None
     if idp is None:
         raise InvalidGrant("The subject token issuer is not trusted.", detail="untrusted subject token issuer")
@@ -72,6 +73,8 @@ async def verify_id_token(
             claims=claims,
             max_bytes=settings.max_assertion_bytes,
             forbidden_typs=FOREIGN_TYPS,
+            unverified=unverified,
+            remember=True,  # ID tokens are presented repeatedly (several resources, re-exchanges)
         )
     except TokenInvalid as exc:
         raise InvalidGrant(f"The subject token failed validation: {exc.reason}.", detail=exc.reason) from None

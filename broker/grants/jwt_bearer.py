@@ -66,10 +66,10 @@ def _trusted_issuer(iss: object, ctx: GrantContext) -> _Issuer:
 async def _verify(assertion: str, client: AuthenticatedClient, ctx: GrantContext) -> tuple[_Issuer, Mapping[str, Any]]:
     settings = ctx.settings
     try:
-        iss = peek(assertion, max_bytes=settings.max_assertion_bytes).claims.get("iss")
+        unverified = peek(assertion, max_bytes=settings.max_assertion_bytes)
     except TokenInvalid as exc:
         raise InvalidGrant("The assertion is not a valid JWT.", detail=exc.reason) from None
-    trusted = _trusted_issuer(iss, ctx)
+    trusted = _trusted_issuer(unverified.claims.get("iss"), ctx)
     own = trusted.idp is None
     max_lifetime = settings.id_jag_ttl if trusted.idp is None else trusted.idp.id_jag_max_lifetime
     claims = IdJagClaims(
@@ -90,6 +90,7 @@ async def _verify(assertion: str, client: AuthenticatedClient, ctx: GrantContext
                 typ=ID_JAG_TYP,
                 claims=claims,
                 max_bytes=settings.max_assertion_bytes,
+                unverified=unverified,
             )
         else:
             verified = await ctx.jwks.verify(
@@ -101,6 +102,7 @@ async def _verify(assertion: str, client: AuthenticatedClient, ctx: GrantContext
                 typ=ID_JAG_TYP,
                 claims=claims,
                 max_bytes=settings.max_assertion_bytes,
+                unverified=unverified,
             )
     except TokenInvalid as exc:
         raise InvalidGrant(f"The ID-JAG failed validation: {exc.reason}.", detail=exc.reason) from None
