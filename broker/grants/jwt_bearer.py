@@ -23,7 +23,7 @@ from broker.core.scopes import parse_scope, scope_claim
 from broker.core.tokens import Grant, pick_auth_claims
 from broker.errors import InvalidGrant, InvalidScope, InvalidTarget
 from broker.grants.base import AuthenticatedClient, GrantContext, TokenResponse
-from broker.grants.issue import issue_access_token, mint_access_token, response_from_cached
+from broker.grants.issue import mint_access_token, redeem_for_access_token, response_from_cached
 from broker.settings import IdpTrust
 
 __all__ = ["GRANT_TYPE", "MULTI_VALUED", "Request", "handle"]
@@ -194,10 +194,11 @@ async def handle(req: Request, client: AuthenticatedClient, ctx: GrantContext) -
         response = await _redeem_idempotent(grant, replay_key, ttl, req, ctx)
     else:
         # EMA §7.4.2: replay detection is REQUIRED; consumed only now, after every check passed.
-        if not await ctx.store.claim_once(replay_key, ttl):
+        redeemed = await redeem_for_access_token(grant, ctx, replay_key, ttl)
+        if redeemed is None:
             ctx.audit.event("access_token.refused", "replay", client_id=client.client_id, idp=grant.idp)
             raise InvalidGrant("The ID-JAG has already been used.")
-        response = await issue_access_token(grant, ctx)
+        response = redeemed
     ctx.audit.event(
         "access_token.issued",
         "granted",

@@ -41,6 +41,16 @@ class Store(Protocol):
         """
         ...
 
+    async def claim_then_get_or_mint(
+        self, claim_key: str, ttl: int, key: str, mint: Minter, fresh_until: int
+    ) -> bytes | None:
+        """:meth:`claim_once` on ``claim_key``, then, only if it was won, :meth:`cache_get_or_mint`.
+
+        Returns None when ``claim_key`` was already claimed (a replay): nothing is read or minted.
+        The Redis store claims and reads the cache in one round trip (one script), atomically.
+        """
+        ...
+
     async def cache_delete(self, key: str) -> None:
         """Remove a cached value (used on revocation)."""
         ...

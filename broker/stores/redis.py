@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +24,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from broker.errors import StoreUnavailable
 from broker.settings import BrokerSettings
@@ -38,6 +39,20 @@ _MINT_LOCK_MS = 2000
 """How long another replica's mint may hold the lock before we mint ourselves."""
 _WAIT_STEP = 0.01
 _WAIT_STEPS = 100
+
+_LOOKUP = """
+-- KEYS: cache entry, its mint lock[, a jti to claim first]. ARGV: fresh_until, lock ms[, jti ttl].
+-- Returns {0} if the jti was already claimed; {1, value} on a fresh hit; {1, '', got_lock} on a miss.
+if KEYS[3] and not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[3]) then return {0} end
+local v = redis.call('GET', KEYS[1])
+if v then
+  local exp = tonumber(string.match(v, '^(%d+):'))
+  if exp and exp >= tonumber(ARGV[1]) then return {1, v} end
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return {1, '', 1} end
+return {1, '', 0}
+"""
+"""One round trip per token request: [claim the jti,] read the cache, and on a miss take the mint lock."""
 
 
 @asynccontextmanager
@@ -83,6 +98,8 @@ class RedisStore:
         self._wait_replicas = wait_replicas
         self._now = now
         self._flight: SingleFlight[bytes] = SingleFlight()
+        self._cluster = isinstance(client, RedisCluster)
+        self._lookup_sha = hashlib.sha1(_LOOKUP.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
 
     def _k(self, kind: str, key: str) -> str:
         return f"{self._p}:{kind}:{{{key}}}"
@@ -90,11 +107,15 @@ class RedisStore:
     async def claim_once(self, key: str, ttl: int) -> bool:
         async with _unavailable_on_error("claim"):
             won = bool(await self._r.set(self._k("jti", key), b"1", nx=True, ex=max(ttl, 1)))
-            if won and self._wait_replicas > 0:
-                acked = await self._r.execute_command("WAIT", self._wait_replicas, 100)
-                if int(acked) < self._wait_replicas:
-                    _log.warning("jti recorded on %s of %s replicas", acked, self._wait_replicas)
+            if won:
+                await self._wait_for_replicas()
             return won
+
+    async def _wait_for_replicas(self) -> None:
+        if self._wait_replicas > 0:
+            acked = await self._r.execute_command("WAIT", self._wait_replicas, 100)
+            if int(acked) < self._wait_replicas:
+                _log.warning("jti recorded on %s of %s replicas", acked, self._wait_replicas)
 
     async def _get_framed(self, key: str) -> tuple[int, bytes] | None:
         async with _unavailable_on_error("cache get"):
@@ -105,17 +126,54 @@ class RedisStore:
         hit = await self._get_framed(key)
         return None if hit is None else hit[1]
 
-    async def cache_get_or_mint(self, key: str, mint: Minter, fresh_until: int) -> bytes:
-        hit = await self._get_framed(key)
-        if hit is not None and hit[0] >= fresh_until:
-            return hit[1]
-        return await self._flight.do(key, lambda: self._mint_across_replicas(key, mint, fresh_until))
+    async def _lookup(self, key: str, fresh_until: int, claim: tuple[str, int] | None) -> list[Any]:
+        """Run :data:`_LOOKUP` (EVALSHA, loading the script on ``NOSCRIPT``)."""
+        keys = [self._k("at", key), self._k("mint", key)]
+        args: list[int] = [fresh_until, _MINT_LOCK_MS]
+        if claim is not None:
+            keys.append(self._k("jti", claim[0]))
+            args.append(max(claim[1], 1))
+        async with _unavailable_on_error("cache lookup"):
+            try:
+                reply: list[Any] = await self._r.evalsha(self._lookup_sha, len(keys), *keys, *args)
+            except NoScriptError:
+                reply = await self._r.eval(_LOOKUP, len(keys), *keys, *args)
+        return reply
 
-    async def _mint_across_replicas(self, key: str, mint: Minter, fresh_until: int) -> bytes:
-        """One replica mints (short lock); the others wait briefly for its value, then mint themselves."""
+    async def cache_get_or_mint(self, key: str, mint: Minter, fresh_until: int) -> bytes:
+        value = await self._get_or_mint(key, mint, fresh_until, None)
+        assert value is not None  # noqa: S101 - None only when a claim was asked for
+        return value
+
+    async def claim_then_get_or_mint(
+        self, claim_key: str, ttl: int, key: str, mint: Minter, fresh_until: int
+    ) -> bytes | None:
+        if self._cluster:
+            # The jti and the cache entry hash to different slots: a Cluster cannot run them in one script.
+            if not await self.claim_once(claim_key, ttl):
+                return None
+            return await self.cache_get_or_mint(key, mint, fresh_until)
+        return await self._get_or_mint(key, mint, fresh_until, (claim_key, ttl))
+
+    async def _get_or_mint(
+        self, key: str, mint: Minter, fresh_until: int, claim: tuple[str, int] | None
+    ) -> bytes | None:
+        reply = await self._lookup(key, fresh_until, claim)
+        if not reply[0]:
+            return None
+        if claim is not None:
+            async with _unavailable_on_error("claim"):
+                await self._wait_for_replicas()
+        if reply[1]:
+            return _unframe(reply[1])[1]
+        have_lock = bool(reply[2])
+        # Callers in this process that miss meanwhile join this mint. (A caller whose miss is handled
+        # first without the lock waits for the holder, as another replica would, then mints itself.)
+        return await self._flight.do(key, lambda: self._mint_across_replicas(key, mint, fresh_until, have_lock))
+
+    async def _mint_across_replicas(self, key: str, mint: Minter, fresh_until: int, have_lock: bool) -> bytes:
+        """The lock holder mints; the others wait briefly for its value, then mint themselves."""
         lock = self._k("mint", key)
-        async with _unavailable_on_error("mint lock"):
-            have_lock = bool(await self._r.set(lock, b"1", nx=True, px=_MINT_LOCK_MS))
         if not have_lock:
             for _ in range(_WAIT_STEPS):
                 await asyncio.sleep(_WAIT_STEP)

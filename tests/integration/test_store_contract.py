@@ -55,6 +55,29 @@ async def test_concurrent_identical_requests_mint_once(store: Store) -> None:
     assert await store.cache_get("k") == b"token-1"
 
 
+@pytest.mark.spec("L2-40")
+async def test_claim_then_get_or_mint_claims_first_and_a_replay_reads_and_mints_nothing(store: Store) -> None:
+    """The one-round-trip redemption: a won claim gets the cached or minted value; a replay gets None."""
+    mint = Minter()
+    first = await store.claim_then_get_or_mint("jti-1", 60, "k", mint, int(time.time()))
+    assert first == b"token-1"
+    assert await store.claim_then_get_or_mint("jti-1", 60, "k", mint, int(time.time())) is None
+    assert await store.claim_then_get_or_mint("jti-2", 60, "k", mint, int(time.time())) == b"token-1"
+    assert await store.claim_then_get_or_mint("jti-3", 60, "k", mint, int(time.time()) + 1000) == b"token-2"
+    assert mint.calls == 2
+    assert not await store.claim_once("jti-2", 60)
+
+
+async def test_claim_then_get_or_mint_under_concurrency_one_winner_per_jti_one_mint_per_key(store: Store) -> None:
+    mint = Minter()
+    now = int(time.time())
+    same_jti = await asyncio.gather(*(store.claim_then_get_or_mint("jti-x", 60, "k", mint, now) for _ in range(20)))
+    assert [v for v in same_jti if v is not None] == [b"token-1"]
+    many = await asyncio.gather(*(store.claim_then_get_or_mint(f"jti-{i}", 60, "k2", mint, now) for i in range(20)))
+    assert set(many) == {b"token-2"}
+    assert mint.calls == 2
+
+
 async def test_a_cached_value_too_close_to_expiry_is_reminted(store: Store) -> None:
     mint = Minter(ttl=100)
     first = await store.cache_get_or_mint("k", mint, int(time.time()))
@@ -128,6 +151,8 @@ async def test_an_unreachable_redis_raises_store_unavailable_fast() -> None:
         try:
             with pytest.raises(StoreUnavailable):
                 await store.claim_once("jti", 60)
+            with pytest.raises(StoreUnavailable):
+                await store.claim_then_get_or_mint("jti", 60, "k", Minter(), 0)
             with pytest.raises(StoreUnavailable):
                 await store.ping()
         finally:
