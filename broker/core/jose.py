@@ -129,7 +129,7 @@ class SignatureCache:
 
     Args:
         now: clock, to drop entries past their token's ``exp``.
-        max_entries: bound on memory; when full, expired entries go first, then the oldest.
+        max_entries: bound on memory; when full, expired entries go first, then the oldest (down to 90 %).
     """
 
     def __init__(self, now: Callable[[], float], max_entries: int = 10_000) -> None:
@@ -150,11 +150,13 @@ class SignatureCache:
         if isinstance(exp, bool) or not isinstance(exp, int | float):
             return
         if len(self._seen) >= self._max:
+            # Amortised: one sweep frees at least a tenth of the room, so a full cache is not rescanned per insert.
             now = self._now()
             for k in [k for k, (_, until) in self._seen.items() if until <= now]:
                 del self._seen[k]
-            while len(self._seen) >= self._max:
-                del self._seen[next(iter(self._seen))]
+            excess = len(self._seen) - (self._max - max(self._max // 10, 1))
+            for k in list(self._seen)[: max(excess, 0)]:
+                del self._seen[k]
         self._seen[digest] = (keys, float(exp))
 
 

@@ -46,8 +46,10 @@ class Store(Protocol):
     ) -> bytes | None:
         """:meth:`claim_once` on ``claim_key``, then, only if it was won, :meth:`cache_get_or_mint`.
 
-        Returns None when ``claim_key`` was already claimed (a replay): nothing is read or minted.
-        The Redis store claims and reads the cache in one round trip (one script), atomically.
+        Returns None when ``claim_key`` was already claimed (a replay): nothing is returned or cached.
+        An implementation may call ``mint`` before the claim is decided (the Redis store does, so that
+        claim, cache read and cache write take one round trip); a value minted for a lost claim or a
+        cache hit is dropped, never returned or stored.
         """
         ...
 

@@ -41,18 +41,31 @@ _WAIT_STEP = 0.01
 _WAIT_STEPS = 100
 
 _LOOKUP = """
--- KEYS: cache entry, its mint lock[, a jti to claim first]. ARGV: fresh_until, lock ms[, jti ttl].
--- Returns {0} if the jti was already claimed; {1, value} on a fresh hit; {1, '', got_lock} on a miss.
-if KEYS[3] and not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[3]) then return {0} end
+-- KEYS: cache entry, its mint lock. ARGV: fresh_until, lock ms.
+-- Returns {value} on a fresh hit, {'', got_lock} on a miss.
 local v = redis.call('GET', KEYS[1])
 if v then
   local exp = tonumber(string.match(v, '^(%d+):'))
-  if exp and exp >= tonumber(ARGV[1]) then return {1, v} end
+  if exp and exp >= tonumber(ARGV[1]) then return {v} end
 end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return {1, '', 1} end
-return {1, '', 0}
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return {'', 1} end
+return {'', 0}
 """
-"""One round trip per token request: [claim the jti,] read the cache, and on a miss take the mint lock."""
+"""One round trip to read the cache and, on a miss, take the mint lock."""
+
+_REDEEM = """
+-- KEYS: the jti to claim, the cache entry. ARGV: jti ttl, fresh_until, framed new value, its ttl.
+-- Returns {0} if the jti was already claimed; else {1, cached value} or {1, new value} (now cached).
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return {0} end
+local v = redis.call('GET', KEYS[2])
+if v then
+  local exp = tonumber(string.match(v, '^(%d+):'))
+  if exp and exp >= tonumber(ARGV[2]) then return {1, v} end
+end
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
+return {1, ARGV[3]}
+"""
+"""One round trip per redemption: claim the jti, then answer from the cache or cache the token minted for it."""
 
 
 @asynccontextmanager
@@ -99,7 +112,10 @@ class RedisStore:
         self._now = now
         self._flight: SingleFlight[bytes] = SingleFlight()
         self._cluster = isinstance(client, RedisCluster)
-        self._lookup_sha = hashlib.sha1(_LOOKUP.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+        self._scripts = {
+            script: hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+            for script in (_LOOKUP, _REDEEM)
+        }
 
     def _k(self, kind: str, key: str) -> str:
         return f"{self._p}:{kind}:{{{key}}}"
@@ -126,24 +142,24 @@ class RedisStore:
         hit = await self._get_framed(key)
         return None if hit is None else hit[1]
 
-    async def _lookup(self, key: str, fresh_until: int, claim: tuple[str, int] | None) -> list[Any]:
-        """Run :data:`_LOOKUP` (EVALSHA, loading the script on ``NOSCRIPT``)."""
-        keys = [self._k("at", key), self._k("mint", key)]
-        args: list[int] = [fresh_until, _MINT_LOCK_MS]
-        if claim is not None:
-            keys.append(self._k("jti", claim[0]))
-            args.append(max(claim[1], 1))
-        async with _unavailable_on_error("cache lookup"):
+    async def _run(self, script: str, op: str, keys: list[str], args: list[int | bytes]) -> list[Any]:
+        """EVALSHA ``script``, loading it on ``NOSCRIPT``; Redis errors become StoreUnavailable."""
+        async with _unavailable_on_error(op):
             try:
-                reply: list[Any] = await self._r.evalsha(self._lookup_sha, len(keys), *keys, *args)
+                reply: list[Any] = await self._r.evalsha(self._scripts[script], len(keys), *keys, *args)
             except NoScriptError:
-                reply = await self._r.eval(_LOOKUP, len(keys), *keys, *args)
+                reply = await self._r.eval(script, len(keys), *keys, *args)
         return reply
 
     async def cache_get_or_mint(self, key: str, mint: Minter, fresh_until: int) -> bytes:
-        value = await self._get_or_mint(key, mint, fresh_until, None)
-        assert value is not None  # noqa: S101 - None only when a claim was asked for
-        return value
+        keys = [self._k("at", key), self._k("mint", key)]
+        reply = await self._run(_LOOKUP, "cache lookup", keys, [fresh_until, _MINT_LOCK_MS])
+        if reply[0]:
+            return _unframe(reply[0])[1]
+        have_lock = bool(reply[1])
+        # Callers in this process that miss meanwhile join this mint. (A caller whose miss is handled
+        # first without the lock waits for the holder, as another replica would, then mints itself.)
+        return await self._flight.do(key, lambda: self._mint_across_replicas(key, mint, fresh_until, have_lock))
 
     async def claim_then_get_or_mint(
         self, claim_key: str, ttl: int, key: str, mint: Minter, fresh_until: int
@@ -153,23 +169,17 @@ class RedisStore:
             if not await self.claim_once(claim_key, ttl):
                 return None
             return await self.cache_get_or_mint(key, mint, fresh_until)
-        return await self._get_or_mint(key, mint, fresh_until, (claim_key, ttl))
-
-    async def _get_or_mint(
-        self, key: str, mint: Minter, fresh_until: int, claim: tuple[str, int] | None
-    ) -> bytes | None:
-        reply = await self._lookup(key, fresh_until, claim)
+        # Mint first (a signature costs less than a round trip), then claim, read and write in one script.
+        # The new token is returned only if the claim is won and no fresh token was cached; else dropped.
+        value, exp = await mint()
+        keys = [self._k("jti", claim_key), self._k("at", key)]
+        args: list[int | bytes] = [max(ttl, 1), fresh_until, _frame(exp, value), int(exp - self._now())]
+        reply = await self._run(_REDEEM, "redeem", keys, args)
         if not reply[0]:
             return None
-        if claim is not None:
-            async with _unavailable_on_error("claim"):
-                await self._wait_for_replicas()
-        if reply[1]:
-            return _unframe(reply[1])[1]
-        have_lock = bool(reply[2])
-        # Callers in this process that miss meanwhile join this mint. (A caller whose miss is handled
-        # first without the lock waits for the holder, as another replica would, then mints itself.)
-        return await self._flight.do(key, lambda: self._mint_across_replicas(key, mint, fresh_until, have_lock))
+        async with _unavailable_on_error("claim"):
+            await self._wait_for_replicas()
+        return _unframe(reply[1])[1]
 
     async def _mint_across_replicas(self, key: str, mint: Minter, fresh_until: int, have_lock: bool) -> bytes:
         """The lock holder mints; the others wait briefly for its value, then mint themselves."""

@@ -110,7 +110,7 @@ def test_the_cache_is_bounded_and_drops_expired_entries_first() -> None:
     tokens = [_token(key, jti=str(i)) for i in range(6)]
     for t in tokens:
         _verify(t, keys, clock, cache)
-    assert len(cache) == 4
+    assert len(cache) <= 4
     assert not cache.verified(_digest(short), keys)
     assert cache.verified(_digest(tokens[-1]), keys)
     assert not cache.verified(_digest(tokens[0]), keys)
