@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -122,4 +123,7 @@ def app_from_env() -> Litestar:
     configure_logging(os.environ.get("XAA_LOG_LEVEL", "INFO"))
     for warning in loaded.warnings:
         _log.warning("config: %s", warning)
-    return create_app(loaded.settings)
+    app = create_app(loaded.settings)
+    # Everything built so far lives as long as the worker: keep it out of the collector's full passes.
+    gc.freeze()
+    return app

@@ -58,3 +58,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The format above names no thread or process: do not look them up for every record (logging HOWTO,
+    # "Optimization"); the audit log writes a record per token request.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

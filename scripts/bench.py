@@ -431,7 +431,7 @@ class Bench:
         best: dict[str, dict[str, Any]] = {}
         with serve(cmd, int(public.rsplit(":", 1)[1]), "broker", self.work / f"broker-{workers}.log") as pid:
             servers = [*tree(pid), self.redis_pid]
-            for path in BROKER_PATHS:
+            for path in self.args.paths:
                 url = public + ("/idp/token" if path.startswith("leg1") else "/as/token")
                 body = self.body_file(path, self.count(workers), as_issuer)
                 if path == "cache-hit":  # fill the cache first
@@ -442,11 +442,12 @@ class Bench:
                 self.record(r)
                 best[path] = r
                 self.profile(path, workers, pid, load, servers)
-            if workers == max(self.args.workers):
+            if workers == max(self.args.workers) and not self.args.no_extra and set(BROKER_PATHS) <= best.keys():
                 self.extra_runs(public, as_issuer, servers, best, workers)
                 if not self.args.no_mcp:
                     self.mcp_runs(public, mcp_port, mcp_resource, workers)
-        self.run_noop(workers)
+        if not self.args.no_noop:
+            self.run_noop(workers)
         if not self.args.no_peer:
             self.run_peer(workers, jwks_uri)
 
@@ -728,6 +729,9 @@ def main() -> int:
     parser.add_argument("--no-peer", action="store_true", help="skip FastMCP (it is installed into .bench-peer/)")
     parser.add_argument("--no-mcp", action="store_true", help="skip the MCP tool-call runs")
     parser.add_argument("--profile", metavar="DIR", help="also profile each broker path (1 worker) with py-spy")
+    parser.add_argument("--paths", nargs="+", default=BROKER_PATHS, choices=BROKER_PATHS, help="broker paths to run")
+    parser.add_argument("--no-extra", action="store_true", help="skip the half-rate and 10,000-request runs")
+    parser.add_argument("--no-noop", action="store_true", help="skip the no-op ceiling")
     args = parser.parse_args()
     for tool in ("wrk", "redis-server"):
         if shutil.which(tool) is None:

@@ -47,6 +47,7 @@ def test_the_broker_app_keeps_the_redacting_handler_and_level(tmp_path: Path) ->
 
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
+    saved_flags = logging.logThreads, logging.logProcesses, logging.logMultiprocessing
     try:
         configure_logging("WARNING")
         with TestClient(make_env(MemoryStore(), tmp_path).app):
@@ -55,6 +56,7 @@ def test_the_broker_app_keeps_the_redacting_handler_and_level(tmp_path: Path) ->
     finally:
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = saved_flags
 
 
 def test_redaction_skips_no_pattern_it_needs() -> None:
