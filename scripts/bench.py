@@ -442,8 +442,9 @@ class Bench:
                 self.record(r)
                 best[path] = r
                 self.profile(path, workers, pid, load, servers)
-            if workers == max(self.args.workers) and not self.args.no_extra and set(BROKER_PATHS) <= best.keys():
-                self.extra_runs(public, as_issuer, servers, best, workers)
+            if workers == max(self.args.workers):
+                if not self.args.no_extra and set(BROKER_PATHS) <= best.keys():
+                    self.extra_runs(public, as_issuer, servers, best, workers)
                 if not self.args.no_mcp:
                     self.mcp_runs(public, mcp_port, mcp_resource, workers)
         if not self.args.no_noop:
