@@ -29,6 +29,7 @@ from redis.exceptions import NoScriptError, RedisError
 from broker.errors import StoreUnavailable
 from broker.settings import BrokerSettings
 from broker.stores import Minter
+from broker.stores._batch import ScriptBatcher
 from broker.stores._singleflight import SingleFlight
 
 __all__ = ["RedisStore", "build_redis_store"]
@@ -112,6 +113,7 @@ class RedisStore:
         self._now = now
         self._flight: SingleFlight[bytes] = SingleFlight()
         self._cluster = isinstance(client, RedisCluster)
+        self._batch = None if self._cluster else ScriptBatcher(client)
         self._scripts = {
             script: hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
             for script in (_LOOKUP, _REDEEM)
@@ -143,8 +145,14 @@ class RedisStore:
         return None if hit is None else hit[1]
 
     async def _run(self, script: str, op: str, keys: list[str], args: list[int | bytes]) -> list[Any]:
-        """EVALSHA ``script``, loading it on ``NOSCRIPT``; Redis errors become StoreUnavailable."""
+        """EVALSHA ``script`` (auto-pipelined with concurrent calls), loading it on ``NOSCRIPT``.
+
+        Redis errors become StoreUnavailable.
+        """
         async with _unavailable_on_error(op):
+            if self._batch is not None:
+                batched: list[Any] = await self._batch.evalsha(script, self._scripts[script], keys, args)
+                return batched
             try:
                 reply: list[Any] = await self._r.evalsha(self._scripts[script], len(keys), *keys, *args)
             except NoScriptError:

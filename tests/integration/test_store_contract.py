@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -163,3 +164,48 @@ async def test_an_unreachable_redis_raises_store_unavailable_fast() -> None:
                 await store.ping()
         finally:
             await store.close()
+
+
+async def test_concurrent_script_calls_share_one_pipeline_and_survive_a_script_cache_flush(redis_client: Redis) -> None:
+    """Auto-pipelining: calls made together go out as one pipeline; NOSCRIPT (Redis restarted) falls back per call."""
+    client = Redis(connection_pool=redis_client.connection_pool)
+    store = RedisStore(client)
+    pipelines = 0
+    make_pipeline = client.pipeline
+
+    def counting_pipeline(*args: object, **kwargs: object) -> object:
+        nonlocal pipelines
+        pipelines += 1
+        return make_pipeline(*args, **kwargs)  # type: ignore[arg-type]
+
+    client.pipeline = counting_pipeline  # type: ignore[method-assign,assignment]
+    await redis_client.script_flush()
+    counter = itertools.count()
+
+    async def mint() -> tuple[bytes, int]:
+        return b"t%d" % next(counter), int(time.time()) + 300
+
+    now = int(time.time())
+    values = await asyncio.gather(
+        *(store.claim_then_get_or_mint(f"j{i}", 60, f"k{i % 3}", mint, now) for i in range(30))
+    )
+    assert None not in values
+    assert len(set(values)) == 3  # one token per cache key, whichever call won it
+    assert pipelines == 1
+    replays = await asyncio.gather(*(store.claim_then_get_or_mint(f"j{i}", 60, "k0", mint, now) for i in range(30)))
+    assert replays == [None] * 30
+
+
+async def test_a_failed_pipeline_fails_every_call_in_it_closed(redis_client: Redis) -> None:
+    """Fail closed: when the batch's round trip fails, every caller in it gets StoreUnavailable, none a token."""
+    client = Redis(connection_pool=redis_client.connection_pool)
+    store = RedisStore(client)
+
+    def broken_pipeline(*_: object, **__: object) -> object:
+        raise ConnectionError("redis went away")
+
+    client.pipeline = broken_pipeline  # type: ignore[method-assign,assignment]
+    results = await asyncio.gather(
+        *(store.claim_then_get_or_mint(f"x{i}", 60, "k", Minter(delay=0), 0) for i in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(r, StoreUnavailable) for r in results)
