@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -120,6 +121,9 @@ def create_app(
         },
         request_max_body_size=settings.max_body_bytes,
         openapi_config=None,
+        # Litestar's default logging config would replace the root handlers at start-up, dropping the
+        # redaction filter and the configured level (configure_logging owns logging).
+        logging_config=None,
         debug=False,
     )
 
@@ -133,4 +137,7 @@ def app_from_env() -> Litestar:
     configure_logging(os.environ.get("XAA_LOG_LEVEL", "INFO"))
     for warning in loaded.warnings:
         _log.warning("config: %s", warning)
-    return create_app(loaded.settings)
+    app = create_app(loaded.settings)
+    # Everything built so far lives as long as the worker: keep it out of the collector's full passes.
+    gc.freeze()
+    return app

@@ -25,7 +25,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
-from broker.core.jose import Jwt, UnknownKeyId, verify_jwt
+from broker.core.jose import Jwt, SignatureCache, UnknownKeyId, verify_jwt
 from broker.errors import StoreUnavailable, TemporarilyUnavailable
 from broker.fetch import FetchFailed as _FetchFailed
 from broker.fetch import cache_max_age, fetch_json
@@ -109,6 +109,7 @@ class RemoteJwks:
         self._discovered: dict[str, str] = {}
         self._last_forced: dict[str, float] = {}
         self._flight: SingleFlight[_Entry | None] = SingleFlight()
+        self._signatures = SignatureCache(now)
 
     async def verify(
         self,
@@ -122,8 +123,14 @@ class RemoteJwks:
         claims: JWTClaimsRegistry,
         max_bytes: int,
         forbidden_typs: Collection[str] = (),
+        unverified: Jwt | None = None,
+        remember: bool = False,
     ) -> Jwt:
         """Verify ``token`` against ``issuer``'s keys; refetch once on an unknown ``kid``.
+
+        ``unverified`` is the caller's :func:`~broker.core.jose.peek` of the token, if it has one.
+        ``remember`` caches the signature result for tokens presented repeatedly (ID tokens, never
+        single-use assertions): see :class:`~broker.core.jose.SignatureCache`.
 
         Raises:
             TokenInvalid: any check failed (including a ``kid`` still unknown after refresh).
@@ -139,6 +146,8 @@ class RemoteJwks:
                 claims=claims,
                 max_bytes=max_bytes,
                 forbidden_typs=forbidden_typs,
+                unverified=unverified,
+                cache=self._signatures if remember else None,
             )
 
         if inline is not None:

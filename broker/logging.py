@@ -23,10 +23,19 @@ _BASIC: Final = re.compile(r"((?:Basic|Bearer|DPoP)\s+)[A-Za-z0-9+/=._~-]{8,}", 
 
 
 def redact(text: str) -> str:
-    """Mask JWTs, credential form values and Authorization header values in ``text``."""
-    text = _JWT.sub("[redacted-jwt]", text)
-    text = _FORM_SECRET.sub(r"\1[redacted]", text)
-    return _BASIC.sub(r"\1[redacted]", text)
+    """Mask JWTs, credential form values and Authorization header values in ``text``.
+
+    Each pattern runs only when the literal it cannot match without is present (``eyJ``, ``=``, the
+    scheme name), which is most lines: same result, a fraction of the cost on every audit line.
+    """
+    if "eyJ" in text:
+        text = _JWT.sub("[redacted-jwt]", text)
+    if "=" in text:
+        text = _FORM_SECRET.sub(r"\1[redacted]", text)
+    lowered = text.lower()
+    if "basic" in lowered or "bearer" in lowered or "dpop" in lowered:
+        text = _BASIC.sub(r"\1[redacted]", text)
+    return text
 
 
 class RedactingFilter(logging.Filter):
@@ -49,3 +58,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The format above names no thread or process: do not look them up for every record (logging HOWTO,
+    # "Optimization"); the audit log writes a record per token request.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

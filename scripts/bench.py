@@ -1,46 +1,76 @@
-"""Benchmark the broker's token endpoint with wrk (issue 6). Not part of the test suite.
+"""Benchmark the broker's token endpoint against a peer and the machine's own ceiling (issue 6).
 
-Starts a private redis-server, then for 1 and 2 uvicorn workers: the broker (Redis store) and a
-no-op Litestar POST (the framework ceiling), and drives each path with wrk, every request carrying
-a distinct pre-built body (ID-JAGs are single use):
+Not part of the test suite. Starts a private redis-server and a JWKS endpoint for the bench IdP, then,
+for each worker count (default 1 and 2), the broker (Redis store), a no-op Litestar POST (the framework
+ceiling) and FastMCP's ID-JAG redemption (the peer, in its own venv), and drives each path with wrk.
+Every request carries a distinct pre-built body where the protocol demands it (ID-JAGs are single use):
 
-    leg1       POST /idp/token  RFC 8693 ID token -> ID-JAG
-    leg2       POST /as/token   RFC 7523 with IdP-signed (native) ID-JAGs -> access token
-    shortcut   POST /as/token   RFC 8693 ID token -> access token, a new user per request (cache miss)
-    cache-hit  POST /as/token   the same shortcut request again (served from the token cache)
-    noop       POST /noop       Litestar form parse + JSON answer, same workers
+    leg1         POST /idp/token  RFC 8693, a new ID token per request -> ID-JAG
+    leg1-repeat  POST /idp/token  the same ID token each time (its signature check is remembered)
+    leg2         POST /as/token   RFC 7523, a new IdP-signed ID-JAG (and user) per request -> minted token
+    shortcut     POST /as/token   RFC 8693 ID token -> access token, a new user per request (cache miss)
+    cache-hit    POST /as/token   the same shortcut request again (served from the token cache)
+    noop         POST /noop       Litestar form parse + JSON answer (the ceiling)
+    peer-leg2    POST /token      FastMCP OAuthProxy + IdentityAssertion redeeming the same kind of ID-JAG
 
-Prints requests/s, p50/p95/p99, non-2xx answers and server CPU per request; writes JSON.
+Then, with the largest worker count: p99 at about half of each path's maximum rate (wrk paced by a Lua
+delay), leg 2 with Hydra's published arguments (10,000 requests, 100 connections; wrk stopping after
+10,000 because hey sends one fixed body and ID-JAGs are single use), and an MCP tool call on the sample
+deployment with and without token verification.
+
+Prints a table, the ratios (ours / ceiling, ours / peer), the issue's floors (met or missed) and the
+server CPU per request next to its crypto floor (the JOSE operations alone, timed in-process), and
+writes everything as JSON. Each run records the 1-minute load average and the CPU used by processes
+outside the benchmark (from /proc/stat); a run disturbed by other load is flagged.
+
 Usage: scripts/bench [--duration 10] [--connections 64] [--workers 1 2] [--json bench-results.json]
+                     [--no-peer] [--no-mcp] [--profile DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from joserfc import jwt
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, KeySet, OctKey
 
 ROOT = Path(__file__).resolve().parents[1]
 SUPPORT = ROOT / "scripts" / "bench_support"
+PEER_VENV = ROOT / ".bench-peer"
+PEER_REQUIREMENTS = ["fastmcp==4.2.3", "uvicorn[standard]>=0.54"]
 ISSUER = "https://login.bench.example"
 RESOURCE = "https://mcp.bench.example/mcp"
 CLIENT, SECRET = "bench-agent", "bench-secret"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a grant URN)
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+FORM = "application/x-www-form-urlencoded"
+BROKER_PATHS = ["leg1", "leg1-repeat", "leg2", "shortcut", "cache-hit"]
+OTHER_LOAD_WARN = 0.05
+"""Flag a run when processes outside the benchmark used more than this share of the machine."""
+
+
+# ---------------------------------------------------------------------------------------------- processes
 
 
 def free_port() -> int:
@@ -71,19 +101,6 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def cpu_seconds(pid: int) -> float:
-    """Utime + stime of ``pid`` and its live children (uvicorn workers), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for p in [pid, *_children(pid)]:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
 def _children(pid: int) -> list[int]:
     try:
         out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
@@ -92,11 +109,65 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and its live children (uvicorn's workers)."""
+    return [pid, *_children(pid)]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """Utime + stime of ``pids`` from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds spent busy by the whole machine since boot (/proc/stat, all CPUs)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+@contextmanager
+def serve(cmd: list[str], port: int, what: str, log: Path, env: dict[str, str] | None = None) -> Iterator[int]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_port(port, proc, what)
+            time.sleep(1.0)  # let every worker bind and import
+            yield proc.pid
+        finally:
+            stop(proc)
+
+
+def uvicorn_cmd(python: str, app: list[str], port: int, workers: int) -> list[str]:
+    return [
+        python, "-m", "uvicorn", *app, "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+        "--no-access-log", "--loop", "uvloop", "--http", "httptools",
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- tokens
+
+
 class Idp:
     """An IdP double that signs ID tokens and native ID-JAGs with one ES256 key."""
 
     def __init__(self) -> None:
         self.key = ECKey.generate_key("P-256", private=True, parameters={"kid": "bench-1"})
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [{**self.key.as_dict(private=False), "kid": "bench-1", "use": "sig", "alg": "ES256"}]}
 
     def sign(self, claims: dict[str, Any], typ: str) -> str:
         return jwt.encode({"alg": "ES256", "kid": "bench-1", "typ": typ}, claims, self.key)
@@ -106,24 +177,24 @@ class Idp:
         claims = {"iss": ISSUER, "sub": sub, "aud": "bench-sso", "iat": now, "exp": now + 3600, "groups": ["eng"]}
         return self.sign(claims, "JWT")
 
-    def id_jag(self, n: int, as_issuer: str) -> str:
+    def id_jag(self, n: int, audience: str, resource: str) -> str:
         now = int(time.time())
         claims = {
             "iss": ISSUER,
-            "sub": f"user-{n % 1000}",
-            "aud": as_issuer,
+            "sub": f"user-{n}",  # a new user each time: every redemption mints (no access-token cache hit)
+            "aud": audience,
             "client_id": CLIENT,
             "jti": f"bench-{now}-{n}",
             "iat": now,
-            "exp": now + 600,
-            "resource": RESOURCE,
+            "exp": now + 300,  # FastMCP refuses ID-JAGs living longer than 300 s
+            "resource": resource,
             "scope": "bench.read",
         }
         return self.sign(claims, "oauth-id-jag+jwt")
 
 
-def config(idp: Idp, public_url: str, redis_url: str, keys_dir: Path) -> str:
-    jwk = idp.key.as_dict(private=False)
+def config(idp: Idp, public_url: str, redis_url: str, keys_dir: Path, mcp_resource: str) -> str:
+    jwk = idp.jwks()["keys"][0]
     inline = "{ keys = [{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in jwk.items()) + " }] }"
     digest = hashlib.sha256(SECRET.encode()).hexdigest()
     return f"""
@@ -149,29 +220,40 @@ resource = "{RESOURCE}"
 scopes = ["bench.read", "bench.write"]
 token_ttl = 3600
 
+[[resource]]
+resource = "{mcp_resource}"
+scopes = ["calendar.read", "calendar.write"]
+token_ttl = 3600
+
 [[policy]]
 idp = "bench"
 clients = ["{CLIENT}"]
-resources = ["{RESOURCE}"]
-scopes = ["bench.read"]
+resources = ["{RESOURCE}", "{mcp_resource}"]
+scopes = ["bench.read", "calendar.read"]
 """
 
 
-def bodies(path: str, idp: Idp, count: int, as_issuer: str) -> list[str]:
+def bodies(path: str, idp: Idp, count: int, as_issuer: str, peer_base: str = "") -> list[str]:
     base = {"subject_token_type": "urn:ietf:params:oauth:token-type:id_token", "resource": RESOURCE}
-    if path == "leg1":
-        form = {
+    if path in ("leg1", "leg1-repeat"):
+        leg1 = {
             **base,
             "grant_type": TOKEN_EXCHANGE,
             "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
-            "subject_token": idp.id_token("alice"),
             "audience": as_issuer,
             "scope": "bench.read",
         }
-        return [urlencode(form)]
+        if path == "leg1-repeat":
+            return [urlencode({**leg1, "subject_token": idp.id_token("alice")})]
+        return [urlencode({**leg1, "subject_token": idp.id_token(f"u{n}")}) for n in range(count)]
     if path == "leg2":
-        grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-        return [urlencode({"grant_type": grant, "assertion": idp.id_jag(n, as_issuer)}) for n in range(count)]
+        return [
+            urlencode({"grant_type": JWT_BEARER, "assertion": idp.id_jag(n, as_issuer, RESOURCE)}) for n in range(count)
+        ]
+    if path == "peer-leg2":
+        peer_resource = f"{peer_base}/mcp"
+        form = {"grant_type": JWT_BEARER, "client_id": CLIENT}
+        return [urlencode({**form, "assertion": idp.id_jag(n, peer_base, peer_resource)}) for n in range(count)]
     shortcut = {
         **base,
         "grant_type": TOKEN_EXCHANGE,
@@ -184,16 +266,459 @@ def bodies(path: str, idp: Idp, count: int, as_issuer: str) -> list[str]:
     return ["a=1"]
 
 
-def run_wrk(url: str, body_file: Path, threads: int, connections: int, duration: int, auth: str) -> dict[str, Any]:
-    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "5s"]
-    cmd += ["-s", str(SUPPORT / "cycle.lua"), url, "--", str(body_file), str(threads), auth]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+# ---------------------------------------------------------------------------------------------- crypto floor
+
+
+def crypto_floor(idp: Idp) -> dict[str, float]:
+    """µs of the JOSE operations alone (joserfc, one process, best of 5), summed per path."""
+    claims = {"iss": ISSUER, "sub": "alice", "aud": "x", "iat": 1, "exp": 2**31, "jti": "j" * 24, "scope": "a b"}
+    es = idp.sign(claims, "JWT")
+    keys = KeySet.import_key_set(idp.jwks())
+    hs_key = OctKey.import_key(b"0" * 32)
+
+    def best(fn: Callable[[], object], n: int = 2000) -> float:
+        fn()
+        times = []
+        for _ in range(5):
+            t0 = time.process_time()
+            for _ in range(n):
+                fn()
+            times.append((time.process_time() - t0) / n * 1e6)
+        return min(times)
+
+    verify = best(lambda: jwt.decode(es, keys, algorithms=["ES256"]))
+    sign = best(lambda: jwt.encode({"alg": "ES256", "kid": "bench-1", "typ": "at+jwt"}, claims, idp.key))
+    sign_hs = best(lambda: jwt.encode({"alg": "HS256"}, claims, hs_key, algorithms=["HS256"]))
+    return {
+        "es256_verify": verify,
+        "es256_sign": sign,
+        "hs256_sign": sign_hs,
+        "leg1": verify + sign,
+        "leg1-repeat": sign,  # the ID token's signature check is remembered (SignatureCache)
+        "leg2": verify + sign,
+        "shortcut": verify + sign,
+        "cache-hit": 0.0,  # repeated ID token: signature remembered; token from the cache
+        "noop": 0.0,
+        "peer-leg2": verify + sign_hs,
+        "mcp-verified": verify,
+        "mcp-unverified": 0.0,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- wrk
+
+
+@dataclass
+class Load:
+    """What the load generator sends."""
+
+    url: str
+    body_file: Path
+    auth: str = ""
+    content_type: str = FORM
+    headers: str = ""
+    connections: int = 64
+    threads: int = 2
+    duration: int = 10
+    quota: int = 0
+    """Stop after this many requests (0: run for ``duration``)."""
+    gap_ms: float = 0.0
+    """Mean pause between requests on one connection (0: as fast as possible)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_wrk(load: Load, work: Path, servers: list[int]) -> dict[str, Any]:
+    """One wrk run; returns its summary plus CPU per request and the load from outside the benchmark."""
+    script = work / "wrk.lua"
+    text = (SUPPORT / "cycle.lua").read_text()
+    args = [str(load.body_file), str(load.threads), load.auth, load.content_type, load.headers]
+    markers = work / "quota"
+    if load.quota:
+        shutil.rmtree(markers, ignore_errors=True)
+        markers.mkdir()
+        text += (SUPPORT / "quota.lua").read_text()
+        args += [str(load.quota), str(markers)]
+    elif load.gap_ms:
+        text += (SUPPORT / "paced.lua").read_text()
+        args += [f"{load.gap_ms:.3f}"]
+    script.write_text(text)
+    duration = 120 if load.quota else load.duration
+    cmd = ["wrk", "-t", str(load.threads), "-c", str(load.connections), "-d", f"{duration}s", "--timeout", "5s"]
+    cmd += ["-s", str(script), load.url, "--", *args]
+    load1 = loadavg()
+    busy0, wall0 = machine_busy_seconds(), time.monotonic()
+    ours0 = cpu_seconds(servers)
+    self0 = time.process_time()
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    if load.quota:
+        while proc.poll() is None and len(list(markers.iterdir())) < load.threads:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate()
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours1 = cpu_seconds(servers)
+    wall = time.monotonic() - wall0
+    busy = machine_busy_seconds() - busy0
+    wrk_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
     found = re.search(r"XAA-BENCH (\{.*\})", out)
     if found is None:
         raise SystemExit(f"wrk printed no summary:\n{out}")
-    result: dict[str, Any] = json.loads(found.group(1))
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    return result
+    r: dict[str, Any] = json.loads(found.group(1))
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    if load.quota:
+        spans = [line.split() for f in markers.iterdir() for line in [f.read_text()]]
+        elapsed = (max(int(s[1]) for s in spans) - min(int(s[0]) for s in spans)) / 1e9
+        r["requests"] = sum(int(s[2]) for s in spans)
+        r["rps"] = r["requests"] / elapsed
+    server_cpu = ours1 - ours0
+    mine = server_cpu + wrk_cpu + (time.process_time() - self0)
+    ncpu = os.cpu_count() or 1
+    r["cpu_us_per_request"] = server_cpu * 1e6 / max(r["requests"], 1)
+    r["machine_cpu_us_per_request"] = busy * 1e6 / max(r["requests"], 1)
+    r["wrk_cpu_share"] = wrk_cpu / (wall * ncpu)
+    r["other_load"] = max(busy - mine, 0.0) / (wall * ncpu)
+    r["loadavg_1m"] = load1
+    r["connections"] = load.connections
+    r.update(load.extra)
+    return r
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.idp = Idp()
+        self.auth = "Basic " + base64.b64encode(f"{CLIENT}:{SECRET}".encode()).decode()
+        self.runs: list[dict[str, Any]] = []
+        self.redis_pid = 0
+        self.peer_python = ""
+        self.results_extra: dict[str, Any] = {}
+
+    def record(self, r: dict[str, Any]) -> None:
+        self.runs.append(r)
+        flag = "  (other load!)" if r["other_load"] > OTHER_LOAD_WARN else ""
+        print(
+            f"  w={r['workers']} {r['path']:<16} {r['rps']:8.0f} req/s  p99 {r['p99_us'] / 1000:6.1f} ms"
+            f"  cpu {r['cpu_us_per_request']:5.0f} µs  non-2xx {r['non_2xx']}{flag}",
+            flush=True,
+        )
+
+    def body_file(self, path: str, count: int, as_issuer: str, peer_base: str = "") -> Path:
+        f = self.work / f"{path}.txt"
+        f.write_text("\n".join(bodies(path, self.idp, count, as_issuer, peer_base)) + "\n")
+        return f
+
+    def count(self, workers: int) -> int:
+        return 4500 * self.args.duration * workers
+
+    def broker(self, workers: int, redis_port: int) -> tuple[list[str], str, int, str]:
+        port, mcp_port = free_port(), free_port()
+        public = f"http://127.0.0.1:{port}"
+        cfg = self.work / f"broker-{workers}.toml"
+        mcp_resource = f"http://127.0.0.1:{mcp_port}/calendar/mcp"
+        cfg.write_text(config(self.idp, public, f"redis://127.0.0.1:{redis_port}/0", self.work / "keys", mcp_resource))
+        cmd = [sys.executable, "-m", "broker", "serve", "--config", str(cfg), "--port", str(port)]
+        cmd += ["--workers", str(workers), "--log-level", os.environ.get("BENCH_BROKER_LOG_LEVEL", "info")]
+        return cmd, public, mcp_port, mcp_resource
+
+    def bench_workers(self, workers: int, redis_port: int, jwks_uri: str) -> None:
+        cmd, public, mcp_port, mcp_resource = self.broker(workers, redis_port)
+        as_issuer = f"{public}/as"
+        best: dict[str, dict[str, Any]] = {}
+        with serve(cmd, int(public.rsplit(":", 1)[1]), "broker", self.work / f"broker-{workers}.log") as pid:
+            servers = [*tree(pid), self.redis_pid]
+            for path in self.args.paths:
+                url = public + ("/idp/token" if path.startswith("leg1") else "/as/token")
+                body = self.body_file(path, self.count(workers), as_issuer)
+                if path == "cache-hit":  # fill the cache first
+                    run_wrk(Load(url, body, self.auth, connections=2, duration=1), self.work, servers)
+                load = Load(url, body, self.auth, connections=self.args.connections, duration=self.args.duration)
+                r = run_wrk(load, self.work, servers)
+                r.update(path=path, workers=workers, server="broker")
+                self.record(r)
+                best[path] = r
+                self.profile(path, workers, pid, load, servers)
+            if workers == max(self.args.workers):
+                if not self.args.no_extra and set(BROKER_PATHS) <= best.keys():
+                    self.extra_runs(public, as_issuer, servers, best, workers)
+                if not self.args.no_mcp:
+                    self.mcp_runs(public, mcp_port, mcp_resource, workers)
+        if not self.args.no_noop:
+            self.run_noop(workers)
+        if not self.args.no_peer:
+            self.run_peer(workers, jwks_uri)
+
+    def run_noop(self, workers: int) -> None:
+        port = free_port()
+        cmd = uvicorn_cmd(sys.executable, ["--app-dir", str(SUPPORT), "noop:app"], port, workers)
+        with serve(cmd, port, "noop", self.work / f"noop-{workers}.log") as pid:
+            body = self.body_file("noop", 1, "")
+            load = Load(f"http://127.0.0.1:{port}/noop", body, connections=self.args.connections)
+            load.duration = self.args.duration
+            r = run_wrk(load, self.work, tree(pid))
+            r.update(path="noop", workers=workers, server="litestar-noop")
+            self.record(r)
+
+    def run_peer(self, workers: int, jwks_uri: str) -> None:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, BENCH_PEER_BASE_URL=base, BENCH_IDP_ISSUER=ISSUER, BENCH_CLIENT_ID=CLIENT)
+        env.update(BENCH_IDP_JWKS_URI=jwks_uri, FASTMCP_LOG_LEVEL="WARNING", FASTMCP_HOME=str(self.work / "fastmcp"))
+        cmd = uvicorn_cmd(self.peer_python, ["--app-dir", str(SUPPORT), "fastmcp_peer:app"], port, workers)
+        with serve(cmd, port, "fastmcp peer", self.work / f"peer-{workers}.log", env=env) as pid:
+            body = self.body_file("peer-leg2", self.count(workers), "", base)
+            load = Load(f"{base}/token", body, connections=self.args.connections, duration=self.args.duration)
+            r = run_wrk(load, self.work, tree(pid))
+            r.update(path="peer-leg2", workers=workers, server="fastmcp")
+            self.record(r)
+
+    def extra_runs(
+        self, public: str, as_issuer: str, servers: list[int], best: dict[str, dict[str, Any]], workers: int
+    ) -> None:
+        """Half-rate p99 for each path, then leg 2 with Hydra's arguments (10,000 requests, 100 connections)."""
+        conns = 16
+        for path in ("leg1", "leg2", "shortcut", "cache-hit"):
+            url = public + ("/idp/token" if path.startswith("leg1") else "/as/token")
+            target = best[path]["rps"] / 2
+            body = self.body_file(path, self.count(workers), as_issuer)
+            load = Load(url, body, self.auth, connections=conns, duration=self.args.duration)
+            load.gap_ms = conns / target * 1000
+            load.extra = {"target_rps": target}
+            r = run_wrk(load, self.work, servers)
+            r.update(path=f"{path}@half", workers=workers, server="broker")
+            self.record(r)
+        body = self.body_file("leg2", 12_000, as_issuer)
+        load = Load(public + "/as/token", body, self.auth, connections=100, quota=10_000)
+        r = run_wrk(load, self.work, servers)
+        r.update(path="leg2-hydra-args", workers=workers, server="broker")
+        self.record(r)
+
+    def mcp_runs(self, public: str, mcp_port: int, mcp_resource: str, workers: int) -> None:
+        """An MCP tool call (whoami) with the broker's token, verified and with verification switched off."""
+        import httpx
+
+        form = {
+            "grant_type": TOKEN_EXCHANGE,
+            "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+            "subject_token": self.idp.id_token("alice"),
+            "resource": mcp_resource,
+            "scope": "calendar.read",
+        }
+        got = httpx.post(f"{public}/as/token", data=form, headers={"Authorization": self.auth}, timeout=10)
+        got.raise_for_status()
+        token = got.json()["access_token"]
+        cfg = self.work / "mcp.toml"
+        cfg.write_text(
+            f'host = "127.0.0.1"\nport = {mcp_port}\nstateless = true\njson_response = true\nlog_level = "warning"\n'
+            f'[broker]\nissuer = "{public}/as"\nalgorithms = ["ES256"]\n[[service]]\nname = "calendar"\n'
+        )
+        self.results_extra["mcp_verify_in_process_us"] = mcp_verify_in_process(token, public, cfg, mcp_resource)
+        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}}
+        body = self.work / "mcp.txt"
+        body.write_text(json.dumps(call) + "\n")
+        headers = "Accept: application/json, text/event-stream;;MCP-Protocol-Version: 2025-11-25"
+        env = dict(os.environ, XAA_MCP_CONFIG=str(cfg))
+        apps = {
+            "mcp-verified": ["--factory", "mcp_server.__main__:app_from_env"],
+            "mcp-unverified": ["--app-dir", str(SUPPORT), "mcp_unverified:app"],
+        }
+        for name, app in apps.items():
+            cmd = uvicorn_cmd(sys.executable, app, mcp_port, 1)
+            with serve(cmd, mcp_port, name, self.work / f"{name}.log", env=env) as pid:
+                url = mcp_resource
+                load = Load(url, body, f"Bearer {token}", "application/json", headers, connections=16)
+                load.duration = self.args.duration
+                run_wrk(Load(url, body, f"Bearer {token}", "application/json", headers, 2, duration=1), self.work, [])
+                r = run_wrk(load, self.work, tree(pid))
+                r.update(path=name, workers=1, server="mcp_server")
+                self.record(r)
+
+    def profile(self, path: str, workers: int, pid: int, load: Load, servers: list[int]) -> None:
+        """With --profile: a second run of ``path`` under py-spy (raw stacks of every worker), summarised."""
+        if not self.args.profile or workers != 1:
+            return
+        spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
+        out = Path(self.args.profile) / f"{path}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rec = [spy, "record", "-p", str(pid), "--subprocesses", "-r", "200", "-d", str(load.duration)]
+        proc = subprocess.Popen([*rec, "-f", "raw", "--nonblocking", "-o", str(out)], stdout=subprocess.DEVNULL)
+        if path != "cache-hit":
+            load.body_file = self.body_file(path, self.count(workers), load.url.rsplit("/", 2)[0] + "/as")
+        run_wrk(load, self.work, servers)
+        proc.wait()
+        print(f"    profile of {path}: {out}; top frames by own time:")
+        for share, frame in top_frames(out, 8):
+            print(f"      {share:5.1%} {frame}")
+
+
+def mcp_verify_in_process(token: str, public: str, cfg: Path, resource_url: str) -> float:
+    """µs per ``check_access_token`` (the MCP servers' verification of a broker token), in this process."""
+    import httpx
+
+    from mcp_server.settings import load_settings
+    from mcp_server.verifier import ServiceAccessTokenClaims, check_access_token
+
+    trust = load_settings(cfg).broker
+    keys = KeySet.import_key_set(httpx.get(f"{public}/as/jwks", timeout=10).json())
+    claims = ServiceAccessTokenClaims(
+        now=lambda: int(time.time()), leeway=30, issuer=trust.issuer, resource=resource_url
+    )
+    check_access_token(token, keys, trust=trust, claims=claims)
+    n, best = 2000, float("inf")
+    for _ in range(5):
+        t0 = time.process_time()
+        for _ in range(n):
+            check_access_token(token, keys, trust=trust, claims=claims)
+        best = min(best, (time.process_time() - t0) / n * 1e6)
+    return best
+
+
+def top_frames(raw: Path, n: int) -> list[tuple[float, str]]:
+    counts: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, num = line.rpartition(" ")
+        if not num.isdigit():
+            continue
+        total += int(num)
+        leaf = stack.rsplit(";", 1)[-1]
+        counts[leaf] = counts.get(leaf, 0) + int(num)
+    return [(c / max(total, 1), f) for f, c in sorted(counts.items(), key=lambda kv: -kv[1])[:n]]
+
+
+@contextmanager
+def jwks_endpoint(doc: dict[str, Any]) -> Iterator[str]:
+    """The bench IdP's JWKS over HTTP, for the peer (the broker has it inline)."""
+    payload = json.dumps(doc).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
+    finally:
+        server.shutdown()
+
+
+def peer_python() -> str:
+    """The peer's interpreter: a venv of its own (``.bench-peer``), so FastMCP never touches the project's."""
+    python = PEER_VENV / "bin" / "python"
+    stamp = PEER_VENV / ".installed"
+    if not stamp.exists() or stamp.read_text() != " ".join(PEER_REQUIREMENTS):
+        print(f"installing the peer ({', '.join(PEER_REQUIREMENTS)}) into {PEER_VENV.name}/", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "-q", *PEER_REQUIREMENTS]
+        subprocess.run(pip, check=True, stdout=subprocess.DEVNULL)
+        stamp.write_text(" ".join(PEER_REQUIREMENTS))
+    return str(python)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def by(runs: list[dict[str, Any]], workers: int) -> dict[str, dict[str, Any]]:
+    return {r["path"]: r for r in runs if r["workers"] == workers}
+
+
+def print_table(runs: list[dict[str, Any]], floor: dict[str, float]) -> None:
+    head = f"{'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'CPU µs/req':>10} {'crypto µs':>9} {'non-2xx':>8}"
+    print(f"\n{'workers':>7} {'path':<16} {head} {'conns':>5} {'load1':>5} {'other':>6}")
+    for r in runs:
+        crypto = floor.get(r["path"].split("@")[0].replace("-hydra-args", ""), float("nan"))
+        flag = " !" if r["other_load"] > OTHER_LOAD_WARN else ""
+        print(
+            f"{r['workers']:>7} {r['path']:<16} {r['rps']:>8.0f} {r['p50_us'] / 1000:>7.2f} {r['p95_us'] / 1000:>7.2f}"
+            f" {r['p99_us'] / 1000:>7.2f} {r['cpu_us_per_request']:>10.0f} {crypto:>9.0f} {r['non_2xx']:>8}"
+            f" {r['connections']:>5} {r['loadavg_1m']:>5.2f} {r['other_load']:>6.1%}{flag}"
+        )
+    if any(r["other_load"] > OTHER_LOAD_WARN for r in runs):
+        print(f"! = processes outside the benchmark used more than {OTHER_LOAD_WARN:.0%} of the machine: re-run")
+
+
+def summarize(runs: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+    """Ratios, derived figures and the issue's floors for the largest worker count."""
+    out: dict[str, Any] = {"ratios": {}, "floors": []}
+    for w in sorted({r["workers"] for r in runs if r["server"] != "mcp_server"}):
+        b = by(runs, w)
+        ratios: dict[str, float] = {}
+        if "noop" in b:
+            for p in (*BROKER_PATHS, "peer-leg2"):
+                if p in b:
+                    ratios[f"{p}/noop"] = b[p]["rps"] / b["noop"]["rps"]
+        if "leg2" in b and "peer-leg2" in b:
+            ratios["leg2/peer-leg2"] = b["leg2"]["rps"] / b["peer-leg2"]["rps"]
+        if "leg1" in b and "leg2" in b:
+            ratios["full_exchange_per_s"] = 1 / (1 / b["leg1"]["rps"] + 1 / b["leg2"]["rps"])
+        out["ratios"][str(w)] = ratios
+    w = max(r["workers"] for r in runs)
+    b = by(runs, w)
+    ratios = out["ratios"].get(str(w), {})
+
+    def floor(name: str, value: float | None, ok: Callable[[float], bool], fmt: str) -> None:
+        out["floors"].append({"floor": name, "value": value, "met": value is not None and ok(value), "fmt": fmt})
+
+    def rps(p: str) -> float | None:
+        return b[p]["rps"] if p in b else None
+
+    floor("leg 1 >= 2,500 req/s", rps("leg1"), lambda v: v >= 2500, "{:,.0f} req/s")
+    floor("leg 2 >= 1,800 req/s", rps("leg2"), lambda v: v >= 1800, "{:,.0f} req/s")
+    floor(
+        "full exchange (leg 1 + leg 2) >= 1,000/s", ratios.get("full_exchange_per_s"), lambda v: v >= 1000, "{:,.0f}/s"
+    )
+    floor("cache hit >= 3,500 req/s", rps("cache-hit"), lambda v: v >= 3500, "{:,.0f} req/s")
+    floor("cache hit >= 40 % of no-op", ratios.get("cache-hit/noop"), lambda v: v >= 0.40, "{:.0%}")
+    for p in ("leg1", "leg2", "shortcut", "cache-hit"):
+        h = b.get(f"{p}@half")
+        floor(f"{p} p99 <= 20 ms at half rate", h["p99_us"] / 1000 if h else None, lambda v: v <= 20, "{:.1f} ms")
+    floor("leg 2, 10,000 req / 100 conns >= 1,000 req/s", rps("leg2-hydra-args"), lambda v: v >= 1000, "{:,.0f} req/s")
+    floor("leg 2 faster than FastMCP's redemption", ratios.get("leg2/peer-leg2"), lambda v: v > 1, "{:.2f}x")
+    mcp = by(runs, 1)
+    if "mcp-verified" in mcp and "mcp-unverified" in mcp:
+        added = mcp["mcp-verified"]["cpu_us_per_request"] - mcp["mcp-unverified"]["cpu_us_per_request"]
+        extra["mcp_verify_added_cpu_us"] = added
+    floor(
+        "MCP verification < 1 ms per call (in-process)",
+        extra.get("mcp_verify_in_process_us"),
+        lambda v: v < 1000,
+        "{:.0f} µs",
+    )
+    added = extra.get("mcp_verify_added_cpu_us")
+    floor("MCP verification < 1 ms per call (server CPU diff)", added, lambda v: v < 1000, "{:.0f} µs")
+    return out
+
+
+def print_summary(summary: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+    for w, ratios in summary["ratios"].items():
+        parts = [f"{k} {v:.0%}" if "/" in k else f"{k} {v:,.0f}" for k, v in ratios.items() if k != "leg2/peer-leg2"]
+        if "leg2/peer-leg2" in ratios:
+            parts.append(f"leg2/peer-leg2 {ratios['leg2/peer-leg2']:.2f}x")
+        print(f"workers={w}: " + ", ".join(parts))
+    half = [r for r in runs if "@half" in r["path"]]
+    if half:
+        print(
+            "half rate: "
+            + ", ".join(f"{r['path']} target {r['target_rps']:.0f} got {r['rps']:.0f} req/s" for r in half)
+        )
+    print("\nfloors (issue 6; figures, not assertions):")
+    for f in summary["floors"]:
+        value = "n/a" if f["value"] is None else f["fmt"].format(f["value"])
+        print(f"  [{'met' if f['met'] else 'MISSED' if f['value'] is not None else 'not run'}] {f['floor']}: {value}")
 
 
 def main() -> int:
@@ -202,18 +727,30 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--json", default="bench-results.json")
+    parser.add_argument("--no-peer", action="store_true", help="skip FastMCP (it is installed into .bench-peer/)")
+    parser.add_argument("--no-mcp", action="store_true", help="skip the MCP tool-call runs")
+    parser.add_argument("--profile", metavar="DIR", help="also profile each broker path (1 worker) with py-spy")
+    parser.add_argument("--paths", nargs="+", default=BROKER_PATHS, choices=BROKER_PATHS, help="broker paths to run")
+    parser.add_argument("--no-extra", action="store_true", help="skip the half-rate and 10,000-request runs")
+    parser.add_argument("--no-noop", action="store_true", help="skip the no-op ceiling")
     args = parser.parse_args()
     for tool in ("wrk", "redis-server"):
         if shutil.which(tool) is None:
             print(f"error: {tool} is not installed (Debian: apt-get install {tool})", file=sys.stderr)
             return 2
-    import base64
-
-    auth = "Basic " + base64.b64encode(f"{CLIENT}:{SECRET}".encode()).decode()
-    idp = Idp()
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "runs": []}
+    cpu_model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                      if ln.startswith("model name")), "?")  # fmt: skip
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "cpu": cpu_model, "python": sys.version.split()[0]},
+        "command": " ".join(["scripts/bench", *sys.argv[1:]]),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "loadavg_before": Path("/proc/loadavg").read_text().split()[:3],
+    }
     with tempfile.TemporaryDirectory(prefix="xaa-bench-") as tmp:
-        work = Path(tmp)
+        bench = Bench(args, Path(tmp))
+        if not args.no_peer:
+            bench.peer_python = peer_python()
+        floor = crypto_floor(bench.idp)
         redis_port = free_port()
         redis = subprocess.Popen(
             ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no", "--dir", tmp],
@@ -221,70 +758,26 @@ def main() -> int:
         )
         try:
             wait_port(redis_port, redis, "redis-server")
-            for workers in args.workers:
-                results["runs"] += bench_workers(workers, idp, work, redis_port, auth, args)
+            bench.redis_pid = redis.pid
+            with jwks_endpoint(bench.idp.jwks()) as jwks_uri:
+                for workers in args.workers:
+                    bench.bench_workers(workers, redis_port, jwks_uri)
         finally:
             stop(redis)
-    print_table(results["runs"])
+        runs = bench.runs
+        extra = dict(bench.results_extra)
+    print_table(runs, floor)
+    summary = summarize(runs, extra)
+    print_summary(summary, runs)
+    if "mcp_verify_in_process_us" in extra:
+        print(
+            f"MCP token verification: {extra['mcp_verify_in_process_us']:.0f} µs in-process;"
+            f" server CPU per call verified - unverified: {extra.get('mcp_verify_added_cpu_us', float('nan')):.0f} µs"
+        )
+    results.update(runs=runs, crypto_floor_us=floor, extra=extra, **summary)
     Path(args.json).write_text(json.dumps(results, indent=2))
     print(f"\nwrote {args.json}")
     return 0
-
-
-def bench_workers(
-    workers: int, idp: Idp, work: Path, redis_port: int, auth: str, args: argparse.Namespace
-) -> list[dict[str, Any]]:
-    runs = []
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    cfg = work / f"broker-{workers}.toml"
-    cfg.write_text(config(idp, public, f"redis://127.0.0.1:{redis_port}/0", work / "keys"))
-    servers = {
-        "broker": [sys.executable, "-m", "broker", "serve", "--config", str(cfg), "--port", str(port)],
-        "noop": [sys.executable, "-m", "uvicorn", "--app-dir", str(SUPPORT), "noop:app", "--port", str(port)],
-    }
-    servers["broker"] += ["--workers", str(workers), "--log-level", "warning"]
-    servers["noop"] += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
-    servers["noop"] += ["--loop", "uvloop", "--http", "httptools"]
-    plan = {"broker": ["leg1", "leg2", "shortcut", "cache-hit"], "noop": ["noop"]}
-    for server, paths in plan.items():
-        log = (work / f"{server}-{workers}.log").open("wb")
-        proc = subprocess.Popen(servers[server], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_port(port, proc, server)
-            time.sleep(1.0 if workers > 1 else 0.3)  # let every worker bind and import
-            for path in paths:
-                count = 6000 * args.duration * workers
-                body_file = work / f"{path}.txt"
-                body_file.write_text("\n".join(bodies(path, idp, count, f"{public}/as")) + "\n")
-                url = {"leg1": "/idp/token", "noop": "/noop"}.get(path, "/as/token")
-                before = cpu_seconds(proc.pid)
-                r = run_wrk(public + url, body_file, 2, args.connections, args.duration, auth)
-                r["cpu_ms_per_request"] = (cpu_seconds(proc.pid) - before) * 1000 / max(r["requests"], 1)
-                r.update(path=path, workers=workers)
-                runs.append(r)
-                print(f"  workers={workers} {path:<10} {r['rps']:8.0f} req/s  non-2xx {r['non_2xx']}", flush=True)
-        finally:
-            stop(proc)
-            log.close()
-    return runs
-
-
-def print_table(runs: list[dict[str, Any]]) -> None:
-    head = f"{'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'CPU ms/req':>10} {'non-2xx':>8}"
-    print(f"\n{'workers':>7} {'path':<10} {head}")
-    for r in runs:
-        print(
-            f"{r['workers']:>7} {r['path']:<10} {r['rps']:>8.0f} {r['p50_us'] / 1000:>7.2f} {r['p95_us'] / 1000:>7.2f}"
-            f" {r['p99_us'] / 1000:>7.2f} {r['cpu_ms_per_request']:>10.3f} {r['non_2xx']:>8}"
-        )
-    for workers in sorted({r["workers"] for r in runs}):
-        by = {r["path"]: r["rps"] for r in runs if r["workers"] == workers}
-        if "noop" in by:
-            ratios = ", ".join(
-                f"{p} {by[p] / by['noop']:.0%}" for p in ("leg1", "leg2", "shortcut", "cache-hit") if p in by
-            )
-            print(f"workers={workers}: share of the no-op ceiling: {ratios}")
 
 
 if __name__ == "__main__":

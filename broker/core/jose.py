@@ -10,9 +10,10 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from hashlib import sha256
 from typing import Any, Final
 
 from joserfc import jwt
@@ -24,6 +25,7 @@ from joserfc.jwt import JWTClaimsRegistry
 __all__ = [
     "Jwt",
     "PrivateKey",
+    "SignatureCache",
     "TokenInvalid",
     "UnknownKeyId",
     "normalize_typ",
@@ -115,6 +117,49 @@ def normalize_typ(value: object) -> str | None:
     return v.removeprefix("application/")
 
 
+class SignatureCache:
+    """Remembers which exact tokens already passed the signature check against which key set, until ``exp``.
+
+    For tokens presented again and again (an ID token exchanged for several resources, or re-exchanged
+    while it lives). Only the ECDSA/RSA arithmetic is skipped, and only for the same bytes (SHA-256 of
+    the token) and the **same key set object**: a refetched or rotated JWKS is a new object and misses.
+    Structure, ``crit``, the ``alg`` allow-list, ``typ`` and every claim (at the current time, for the
+    current audience) are still checked on each use by :func:`verify_jwt`. Never used for single-use
+    tokens (ID-JAGs, client assertions): they would only fill it.
+
+    Args:
+        now: clock, to drop entries past their token's ``exp``.
+        max_entries: bound on memory; when full, expired entries go first, then the oldest (down to 90 %).
+    """
+
+    def __init__(self, now: Callable[[], float], max_entries: int = 10_000) -> None:
+        self._now = now
+        self._max = max_entries
+        self._seen: dict[bytes, tuple[KeySet, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def verified(self, digest: bytes, keys: KeySet) -> bool:
+        """Whether the token with this digest verified against ``keys`` (this very object) and has not expired."""
+        entry = self._seen.get(digest)
+        return entry is not None and entry[0] is keys and entry[1] > self._now()
+
+    def remember(self, digest: bytes, keys: KeySet, exp: object) -> None:
+        """Record a successful signature check; tokens without a numeric ``exp`` are not remembered."""
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            return
+        if len(self._seen) >= self._max:
+            # Amortised: one sweep frees at least a tenth of the room, so a full cache is not rescanned per insert.
+            now = self._now()
+            for k in [k for k, (_, until) in self._seen.items() if until <= now]:
+                del self._seen[k]
+            excess = len(self._seen) - (self._max - max(self._max // 10, 1))
+            for k in list(self._seen)[: max(excess, 0)]:
+                del self._seen[k]
+        self._seen[digest] = (keys, float(exp))
+
+
 @lru_cache(maxsize=64)
 def _registry(algorithms: tuple[str, ...]) -> JWSRegistry:
     return JWSRegistry(algorithms=list(algorithms))
@@ -129,6 +174,8 @@ def verify_jwt(
     claims: JWTClaimsRegistry,
     max_bytes: int,
     forbidden_typs: Collection[str] = (),
+    unverified: Jwt | None = None,
+    cache: SignatureCache | None = None,
 ) -> Jwt:
     """Verify a compact JWS completely: structure, ``crit``, ``alg`` allow-list, ``typ``, signature, claims.
 
@@ -140,12 +187,16 @@ def verify_jwt(
         claims: the claims registry that validates the payload.
         max_bytes: size cap.
         forbidden_typs: ``typ`` values that identify another kind of token (type confusion, PR:stt).
+        unverified: the result of :func:`peek` on this same token, when the caller already has it.
+        cache: skip the signature arithmetic for a token that already verified against ``keys``
+            (see :class:`SignatureCache`); every other check still runs.
 
     Raises:
         UnknownKeyId: the ``kid`` is not in ``keys``.
         TokenInvalid: any other failure; ``reason`` is safe to log.
     """
-    unverified = peek(token, max_bytes=max_bytes)
+    if unverified is None:
+        unverified = peek(token, max_bytes=max_bytes)
     header = unverified.header
     if "crit" in header:
         raise TokenInvalid("unsupported 'crit' header parameter")  # RFC 7515 §4.1.11: we understand none
@@ -157,6 +208,24 @@ def verify_jwt(
         raise TokenInvalid(f"JOSE header typ must be {typ!r}")
     if got_typ is not None and got_typ in forbidden_typs:
         raise TokenInvalid(f"a {got_typ!r} token is not accepted here")
+    result = _check_signature(token, keys, algorithms, unverified, cache)
+    try:
+        claims.validate(dict(result.claims))
+    except TokenInvalid:
+        raise
+    except JoseError as exc:
+        raise TokenInvalid(exc.description or exc.error) from None
+    return result
+
+
+def _check_signature(
+    token: str, keys: KeySet, algorithms: Collection[str], unverified: Jwt, cache: SignatureCache | None
+) -> Jwt:
+    """The signature check by joserfc (key by ``kid``, key type from ``alg``), or a :class:`SignatureCache` hit."""
+    digest = sha256(token.encode()).digest() if cache is not None else b""
+    if cache is not None and cache.verified(digest, keys):
+        # The same bytes verified against this same key set: what joserfc would return is what peek read.
+        return unverified
     try:
         token_obj = jwt.decode(token, keys, algorithms=tuple(algorithms), registry=_registry(tuple(algorithms)))
     except InvalidKeyIdError:
@@ -165,12 +234,8 @@ def verify_jwt(
         raise TokenInvalid(f"signature check failed: {exc.error}") from None
     except ValueError:
         raise TokenInvalid("malformed token") from None
-    try:
-        claims.validate(token_obj.claims)
-    except TokenInvalid:
-        raise
-    except JoseError as exc:
-        raise TokenInvalid(exc.description or exc.error) from None
+    if cache is not None:
+        cache.remember(digest, keys, token_obj.claims.get("exp"))
     return Jwt(token_obj.header, token_obj.claims)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from broker.core.jose import TokenInvalid, peek
+from broker.core.jose import Jwt, TokenInvalid, peek
 from broker.core.scopes import parse_scope
 from broker.core.tokens import Grant, pick_auth_claims
 from broker.errors import InvalidGrant, UnauthorizedClient
@@ -46,21 +46,30 @@ async def verify_id_token(
         raise UnauthorizedClient("The client is not configured to exchange identity assertions.")
     settings = ctx.settings
     try:
-        iss = peek(token, max_bytes=settings.max_assertion_bytes).claims.get("iss")
+        unverified = peek(token, max_bytes=settings.max_assertion_bytes)
     except TokenInvalid as exc:
         raise InvalidGrant("The subject token is not a valid JWT.", detail=exc.reason) from None
+    iss = unverified.claims.get("iss")
     idp = ctx.trust.idp_by_issuer.get(iss) if isinstance(iss, str) else None
     if idp is None:
         raise InvalidGrant("The subject token issuer is not trusted.", detail="untrusted subject token issuer")
     try:
-        claims = await verify_id_token_of(idp, token, ctx, audience=audience)
+        # ID tokens are presented repeatedly (several resources, re-exchanges): remember the signature check.
+        claims = await verify_id_token_of(idp, token, ctx, audience=audience, unverified=unverified, remember=True)
     except TokenInvalid as exc:
         raise InvalidGrant(f"The subject token failed validation: {exc.reason}.", detail=exc.reason) from None
     return idp, claims
 
 
 async def verify_id_token_of(
-    idp: IdpTrust, token: str, ctx: GrantContext, *, audience: str, nonce: str | None = None
+    idp: IdpTrust,
+    token: str,
+    ctx: GrantContext,
+    *,
+    audience: str,
+    nonce: str | None = None,
+    unverified: Jwt | None = None,
+    remember: bool = False,
 ) -> Mapping[str, Any]:
     """Verify an ID token of ``idp`` for ``audience`` (OIDC Core §3.1.3.7).
 
@@ -91,6 +100,8 @@ async def verify_id_token_of(
         claims=claims,
         max_bytes=settings.max_assertion_bytes,
         forbidden_typs=FOREIGN_TYPS,
+        unverified=unverified,
+        remember=remember,
     )
     return verified.claims
 

@@ -19,7 +19,7 @@ from broker.core.tokens import (
 )
 from broker.grants.base import GrantContext, TokenResponse
 
-__all__ = ["access_token_ttl", "issue_access_token", "issue_id_jag", "sign_access_token"]
+__all__ = ["access_token_ttl", "issue_access_token", "issue_id_jag", "redeem_for_access_token", "sign_access_token"]
 
 
 class _Cached(msgspec.Struct, array_like=True):
@@ -107,3 +107,20 @@ async def issue_access_token(grant: Grant, ctx: GrantContext, *, issued_token_ty
 
     value = await ctx.store.cache_get_or_mint(key, mint, ctx.now() + ctx.settings.cache_min_remaining)
     return response_from_cached(value, ctx, issued_token_type, grant.resource)
+
+
+async def redeem_for_access_token(grant: Grant, ctx: GrantContext, replay_key: str, ttl: int) -> TokenResponse | None:
+    """Consume ``replay_key`` once, then :func:`issue_access_token`; None (nothing issued) on a replay.
+
+    The store claims the key and reads the cache in one round trip; the claim is made first, so a
+    replayed assertion never reaches the cache (EMA §7.4.2).
+    """
+    assert grant.resource is not None  # noqa: S101 - guaranteed by the grant handlers
+    key = cache_key(grant.subject, grant.client_id, grant.resource, grant.scopes)
+
+    async def mint() -> tuple[bytes, int]:
+        return mint_access_token(grant, ctx)
+
+    fresh_until = ctx.now() + ctx.settings.cache_min_remaining
+    value = await ctx.store.claim_then_get_or_mint(replay_key, ttl, key, mint, fresh_until)
+    return None if value is None else response_from_cached(value, ctx, None, grant.resource)

@@ -23,7 +23,7 @@ from broker.core.scopes import parse_scope, scope_claim
 from broker.core.tokens import Grant, pick_auth_claims
 from broker.errors import InvalidGrant, InvalidScope, InvalidTarget
 from broker.grants.base import AuthenticatedClient, GrantContext, TokenResponse
-from broker.grants.issue import issue_access_token, mint_access_token, response_from_cached
+from broker.grants.issue import mint_access_token, redeem_for_access_token, response_from_cached
 from broker.settings import IdpTrust
 
 __all__ = ["GRANT_TYPE", "MULTI_VALUED", "Request", "handle"]
@@ -66,10 +66,10 @@ def _trusted_issuer(iss: object, ctx: GrantContext) -> _Issuer:
 async def _verify(assertion: str, client: AuthenticatedClient, ctx: GrantContext) -> tuple[_Issuer, Mapping[str, Any]]:
     settings = ctx.settings
     try:
-        iss = peek(assertion, max_bytes=settings.max_assertion_bytes).claims.get("iss")
+        unverified = peek(assertion, max_bytes=settings.max_assertion_bytes)
     except TokenInvalid as exc:
         raise InvalidGrant("The assertion is not a valid JWT.", detail=exc.reason) from None
-    trusted = _trusted_issuer(iss, ctx)
+    trusted = _trusted_issuer(unverified.claims.get("iss"), ctx)
     own = trusted.idp is None
     max_lifetime = settings.id_jag_ttl if trusted.idp is None else trusted.idp.id_jag_max_lifetime
     claims = IdJagClaims(
@@ -90,6 +90,7 @@ async def _verify(assertion: str, client: AuthenticatedClient, ctx: GrantContext
                 typ=ID_JAG_TYP,
                 claims=claims,
                 max_bytes=settings.max_assertion_bytes,
+                unverified=unverified,
             )
         else:
             verified = await ctx.jwks.verify(
@@ -101,6 +102,7 @@ async def _verify(assertion: str, client: AuthenticatedClient, ctx: GrantContext
                 typ=ID_JAG_TYP,
                 claims=claims,
                 max_bytes=settings.max_assertion_bytes,
+                unverified=unverified,
             )
     except TokenInvalid as exc:
         raise InvalidGrant(f"The ID-JAG failed validation: {exc.reason}.", detail=exc.reason) from None
@@ -192,10 +194,11 @@ async def handle(req: Request, client: AuthenticatedClient, ctx: GrantContext) -
         response = await _redeem_idempotent(grant, replay_key, ttl, req, ctx)
     else:
         # EMA §7.4.2: replay detection is REQUIRED; consumed only now, after every check passed.
-        if not await ctx.store.claim_once(replay_key, ttl):
+        redeemed = await redeem_for_access_token(grant, ctx, replay_key, ttl)
+        if redeemed is None:
             ctx.audit.event("access_token.refused", "replay", client_id=client.client_id, idp=grant.idp)
             raise InvalidGrant("The ID-JAG has already been used.")
-        response = await issue_access_token(grant, ctx)
+        response = redeemed
     ctx.audit.event(
         "access_token.issued",
         "granted",

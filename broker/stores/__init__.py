@@ -41,6 +41,18 @@ class Store(Protocol):
         """
         ...
 
+    async def claim_then_get_or_mint(
+        self, claim_key: str, ttl: int, key: str, mint: Minter, fresh_until: int
+    ) -> bytes | None:
+        """:meth:`claim_once` on ``claim_key``, then, only if it was won, :meth:`cache_get_or_mint`.
+
+        Returns None when ``claim_key`` was already claimed (a replay): nothing is returned or cached.
+        An implementation may call ``mint`` before the claim is decided (the Redis store does, so that
+        claim, cache read and cache write take one round trip); a value minted for a lost claim or a
+        cache hit is dropped, never returned or stored.
+        """
+        ...
+
     async def cache_delete(self, key: str) -> None:
         """Remove a cached value (used on revocation)."""
         ...

@@ -85,6 +85,13 @@ class MemoryStore:
 
         return await self._flight.do(key, fill)
 
+    async def claim_then_get_or_mint(
+        self, claim_key: str, ttl: int, key: str, mint: Minter, fresh_until: int
+    ) -> bytes | None:
+        if not await self.claim_once(claim_key, ttl):
+            return None
+        return await self.cache_get_or_mint(key, mint, fresh_until)
+
     async def cache_delete(self, key: str) -> None:
         self._cache.pop(key, None)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,11 +24,12 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from broker.errors import StoreUnavailable
 from broker.settings import BrokerSettings
 from broker.stores import Minter
+from broker.stores._batch import ScriptBatcher
 from broker.stores._singleflight import SingleFlight
 
 __all__ = ["RedisStore", "build_redis_store"]
@@ -38,6 +40,33 @@ _MINT_LOCK_MS = 2000
 """How long another replica's mint may hold the lock before we mint ourselves."""
 _WAIT_STEP = 0.01
 _WAIT_STEPS = 100
+
+_LOOKUP = """
+-- KEYS: cache entry, its mint lock. ARGV: fresh_until, lock ms.
+-- Returns {value} on a fresh hit, {'', got_lock} on a miss.
+local v = redis.call('GET', KEYS[1])
+if v then
+  local exp = tonumber(string.match(v, '^(%d+):'))
+  if exp and exp >= tonumber(ARGV[1]) then return {v} end
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return {'', 1} end
+return {'', 0}
+"""
+"""One round trip to read the cache and, on a miss, take the mint lock."""
+
+_REDEEM = """
+-- KEYS: the jti to claim, the cache entry. ARGV: jti ttl, fresh_until, framed new value, its ttl.
+-- Returns {0} if the jti was already claimed; else {1, cached value} or {1, new value} (now cached).
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return {0} end
+local v = redis.call('GET', KEYS[2])
+if v then
+  local exp = tonumber(string.match(v, '^(%d+):'))
+  if exp and exp >= tonumber(ARGV[2]) then return {1, v} end
+end
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
+return {1, ARGV[3]}
+"""
+"""One round trip per redemption: claim the jti, then answer from the cache or cache the token minted for it."""
 
 
 @asynccontextmanager
@@ -83,6 +112,12 @@ class RedisStore:
         self._wait_replicas = wait_replicas
         self._now = now
         self._flight: SingleFlight[bytes] = SingleFlight()
+        self._cluster = isinstance(client, RedisCluster)
+        self._batch = None if self._cluster else ScriptBatcher(client)
+        self._scripts = {
+            script: hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+            for script in (_LOOKUP, _REDEEM)
+        }
 
     def _k(self, kind: str, key: str) -> str:
         return f"{self._p}:{kind}:{{{key}}}"
@@ -90,11 +125,15 @@ class RedisStore:
     async def claim_once(self, key: str, ttl: int) -> bool:
         async with _unavailable_on_error("claim"):
             won = bool(await self._r.set(self._k("jti", key), b"1", nx=True, ex=max(ttl, 1)))
-            if won and self._wait_replicas > 0:
-                acked = await self._r.execute_command("WAIT", self._wait_replicas, 100)
-                if int(acked) < self._wait_replicas:
-                    _log.warning("jti recorded on %s of %s replicas", acked, self._wait_replicas)
+            if won:
+                await self._wait_for_replicas()
             return won
+
+    async def _wait_for_replicas(self) -> None:
+        if self._wait_replicas > 0:
+            acked = await self._r.execute_command("WAIT", self._wait_replicas, 100)
+            if int(acked) < self._wait_replicas:
+                _log.warning("jti recorded on %s of %s replicas", acked, self._wait_replicas)
 
     async def _get_framed(self, key: str) -> tuple[int, bytes] | None:
         async with _unavailable_on_error("cache get"):
@@ -105,17 +144,54 @@ class RedisStore:
         hit = await self._get_framed(key)
         return None if hit is None else hit[1]
 
-    async def cache_get_or_mint(self, key: str, mint: Minter, fresh_until: int) -> bytes:
-        hit = await self._get_framed(key)
-        if hit is not None and hit[0] >= fresh_until:
-            return hit[1]
-        return await self._flight.do(key, lambda: self._mint_across_replicas(key, mint, fresh_until))
+    async def _run(self, script: str, op: str, keys: list[str], args: list[int | bytes]) -> list[Any]:
+        """EVALSHA ``script`` (auto-pipelined with concurrent calls), loading it on ``NOSCRIPT``.
 
-    async def _mint_across_replicas(self, key: str, mint: Minter, fresh_until: int) -> bytes:
-        """One replica mints (short lock); the others wait briefly for its value, then mint themselves."""
+        Redis errors become StoreUnavailable.
+        """
+        async with _unavailable_on_error(op):
+            if self._batch is not None:
+                batched: list[Any] = await self._batch.evalsha(script, self._scripts[script], keys, args)
+                return batched
+            try:
+                reply: list[Any] = await self._r.evalsha(self._scripts[script], len(keys), *keys, *args)
+            except NoScriptError:
+                reply = await self._r.eval(script, len(keys), *keys, *args)
+        return reply
+
+    async def cache_get_or_mint(self, key: str, mint: Minter, fresh_until: int) -> bytes:
+        keys = [self._k("at", key), self._k("mint", key)]
+        reply = await self._run(_LOOKUP, "cache lookup", keys, [fresh_until, _MINT_LOCK_MS])
+        if reply[0]:
+            return _unframe(reply[0])[1]
+        have_lock = bool(reply[1])
+        # Callers in this process that miss meanwhile join this mint. (A caller whose miss is handled
+        # first without the lock waits for the holder, as another replica would, then mints itself.)
+        return await self._flight.do(key, lambda: self._mint_across_replicas(key, mint, fresh_until, have_lock))
+
+    async def claim_then_get_or_mint(
+        self, claim_key: str, ttl: int, key: str, mint: Minter, fresh_until: int
+    ) -> bytes | None:
+        if self._cluster:
+            # The jti and the cache entry hash to different slots: a Cluster cannot run them in one script.
+            if not await self.claim_once(claim_key, ttl):
+                return None
+            return await self.cache_get_or_mint(key, mint, fresh_until)
+        # Mint first (a signature costs less than a round trip), then claim, read and write in one script.
+        # The new token is returned only if the claim is won and no fresh token was cached; else dropped.
+        value, exp = await mint()
+        keys = [self._k("jti", claim_key), self._k("at", key)]
+        args: list[int | bytes] = [max(ttl, 1), fresh_until, _frame(exp, value), int(exp - self._now())]
+        reply = await self._run(_REDEEM, "redeem", keys, args)
+        if not reply[0]:
+            return None
+        async with _unavailable_on_error("claim"):
+            await self._wait_for_replicas()
+        return _unframe(reply[1])[1]
+
+    async def _mint_across_replicas(self, key: str, mint: Minter, fresh_until: int, have_lock: bool) -> bytes:
+        """The lock holder mints; the others wait briefly for its value, then mint themselves."""
         lock = self._k("mint", key)
-        async with _unavailable_on_error("mint lock"):
-            have_lock = bool(await self._r.set(lock, b"1", nx=True, px=_MINT_LOCK_MS))
         if not have_lock:
             for _ in range(_WAIT_STEPS):
                 await asyncio.sleep(_WAIT_STEP)

@@ -1,5 +1,8 @@
--- wrk script: POST one pre-built form body per request, each wrk thread on its own slice of the
--- file (single-use assertions must never repeat), and print a JSON summary with p50/p95/p99.
+-- wrk script: POST one pre-built body per request, each wrk thread on its own slice of the file
+-- (single-use assertions must never repeat), and print a JSON summary with p50/p95/p99.
+-- Arguments after "--": body file, thread count, Authorization value ("" for none), Content-Type,
+-- extra headers ("Name: value" joined by ";;", may be empty).
+-- scripts/bench.py appends quota.lua (stop after N requests) or paced.lua (rate limit) when asked.
 local threads = {}
 local counter = 0
 
@@ -17,19 +20,27 @@ function init(args)
   local all = {}
   for line in io.lines(args[1]) do all[#all + 1] = line end
   if #all < nthreads then
-    bodies = all  -- a single replayable body (leg 1, cache hit): every thread sends it
+    bodies = all  -- a single replayable body (cache hit, MCP call): every thread sends it
   else
     for n = 1, #all do
       if (n - 1) % nthreads == tid then bodies[#bodies + 1] = all[n] end
     end
   end
   wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  wrk.headers["Content-Type"] = args[4]
   if args[3] and #args[3] > 0 then wrk.headers["Authorization"] = args[3] end
+  if args[5] and #args[5] > 0 then
+    for pair in string.gmatch(args[5], "([^;]+)") do
+      local name, value = string.match(pair, "^%s*([^:]+):%s*(.*)$")
+      if name then wrk.headers[name] = value end
+    end
+  end
+  if mode_init then mode_init(args) end
 end
 
 function request()
   i = i + 1
+  if mode_request then mode_request() end
   return wrk.format(nil, nil, nil, bodies[((i - 1) % #bodies) + 1])
 end
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -53,6 +54,35 @@ async def test_concurrent_identical_requests_mint_once(store: Store) -> None:
     assert mint.calls == 1
     assert set(values) == {b"token-1"}
     assert await store.cache_get("k") == b"token-1"
+
+
+@pytest.mark.spec("L2-40")
+async def test_claim_then_get_or_mint_claims_first_and_a_replay_gets_nothing(store: Store) -> None:
+    """One-round-trip redemption: a won claim gets the cached or new value; a replay gets None, caches nothing."""
+    mint = Minter()
+    first = await store.claim_then_get_or_mint("jti-1", 60, "k", mint, int(time.time()))
+    assert first == b"token-1"
+    assert await store.claim_then_get_or_mint("jti-1", 60, "k", mint, int(time.time())) is None
+    assert await store.cache_get("k") == b"token-1"
+    assert await store.claim_then_get_or_mint("jti-2", 60, "k", mint, int(time.time())) == b"token-1"
+    renewed = await store.claim_then_get_or_mint("jti-3", 60, "k", mint, int(time.time()) + 1000)
+    assert renewed not in (None, b"token-1")
+    assert await store.cache_get("k") == renewed
+    assert not await store.claim_once("jti-2", 60)
+
+
+async def test_claim_then_get_or_mint_under_concurrency_one_winner_per_jti_one_token_per_key(store: Store) -> None:
+    """Concurrent redemptions: one winner per jti; every winner for one cache key gets the same token."""
+    mint = Minter()
+    now = int(time.time())
+    same_jti = await asyncio.gather(*(store.claim_then_get_or_mint("jti-x", 60, "k", mint, now) for _ in range(20)))
+    winners = [v for v in same_jti if v is not None]
+    assert len(winners) == 1
+    assert await store.cache_get("k") == winners[0]
+    many = await asyncio.gather(*(store.claim_then_get_or_mint(f"jti-{i}", 60, "k2", mint, now) for i in range(20)))
+    assert len(set(many)) == 1
+    assert None not in many
+    assert await store.cache_get("k2") == many[0]
 
 
 async def test_a_cached_value_too_close_to_expiry_is_reminted(store: Store) -> None:
@@ -129,6 +159,8 @@ async def test_an_unreachable_redis_raises_store_unavailable_fast() -> None:
             with pytest.raises(StoreUnavailable):
                 await store.claim_once("jti", 60)
             with pytest.raises(StoreUnavailable):
+                await store.claim_then_get_or_mint("jti", 60, "k", Minter(), 0)
+            with pytest.raises(StoreUnavailable):
                 await store.ping()
         finally:
             await store.close()
@@ -159,3 +191,48 @@ async def test_redis_state_carries_a_ttl(redis_client: Redis) -> None:
     keys = [k async for k in redis_client.scan_iter("t2:st:*")]
     assert len(keys) == 1
     assert 0 < await redis_client.ttl(keys[0]) <= 33
+
+
+async def test_concurrent_script_calls_share_one_pipeline_and_survive_a_script_cache_flush(redis_client: Redis) -> None:
+    """Auto-pipelining: calls made together go out as one pipeline; NOSCRIPT (Redis restarted) falls back per call."""
+    client = Redis(connection_pool=redis_client.connection_pool)
+    store = RedisStore(client)
+    pipelines = 0
+    make_pipeline = client.pipeline
+
+    def counting_pipeline(*args: object, **kwargs: object) -> object:
+        nonlocal pipelines
+        pipelines += 1
+        return make_pipeline(*args, **kwargs)  # type: ignore[arg-type]
+
+    client.pipeline = counting_pipeline  # type: ignore[method-assign,assignment]
+    await redis_client.script_flush()
+    counter = itertools.count()
+
+    async def mint() -> tuple[bytes, int]:
+        return b"t%d" % next(counter), int(time.time()) + 300
+
+    now = int(time.time())
+    values = await asyncio.gather(
+        *(store.claim_then_get_or_mint(f"j{i}", 60, f"k{i % 3}", mint, now) for i in range(30))
+    )
+    assert None not in values
+    assert len(set(values)) == 3  # one token per cache key, whichever call won it
+    assert pipelines == 1
+    replays = await asyncio.gather(*(store.claim_then_get_or_mint(f"j{i}", 60, "k0", mint, now) for i in range(30)))
+    assert replays == [None] * 30
+
+
+async def test_a_failed_pipeline_fails_every_call_in_it_closed(redis_client: Redis) -> None:
+    """Fail closed: when the batch's round trip fails, every caller in it gets StoreUnavailable, none a token."""
+    client = Redis(connection_pool=redis_client.connection_pool)
+    store = RedisStore(client)
+
+    def broken_pipeline(*_: object, **__: object) -> object:
+        raise ConnectionError("redis went away")
+
+    client.pipeline = broken_pipeline  # type: ignore[method-assign,assignment]
+    results = await asyncio.gather(
+        *(store.claim_then_get_or_mint(f"x{i}", 60, "k", Minter(delay=0), 0) for i in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(r, StoreUnavailable) for r in results)

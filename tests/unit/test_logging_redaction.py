@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,35 @@ def test_filter_rewrites_records(caplog: pytest.LogCaptureFixture) -> None:
         log.info("got %s", JWT)
     assert JWT not in caplog.text
     assert "[redacted-jwt]" in caplog.text
+
+
+def test_the_broker_app_keeps_the_redacting_handler_and_level(tmp_path: Path) -> None:
+    """Regression: Litestar's default logging config replaced the root handlers at start-up, dropping the filter."""
+    from litestar.testing import TestClient
+
+    from broker.logging import configure_logging
+    from broker.stores.memory import MemoryStore
+    from tests.broker_env import make_env
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_flags = logging.logThreads, logging.logProcesses, logging.logMultiprocessing
+    try:
+        configure_logging("WARNING")
+        with TestClient(make_env(MemoryStore(), tmp_path).app):
+            assert root.level == logging.WARNING
+            assert any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters)
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = saved_flags
+
+
+def test_redaction_skips_no_pattern_it_needs() -> None:
+    """The literal pre-checks are exact: mixed-case schemes and JWTs inside JSON are still masked."""
+    assert redact(f'{{"x": "{JWT}"}}') == '{"x": "[redacted-jwt]"}'
+    assert "YWdlbnQ6c2VjcmV0" not in redact("authorization: bAsIc YWdlbnQ6c2VjcmV0")
+    assert "hunter2hunter2" not in redact("CLIENT_SECRET=hunter2hunter2")
+    assert (
+        redact('{"event":"access_token.issued","client_id":"a"}') == '{"event":"access_token.issued","client_id":"a"}'
+    )
