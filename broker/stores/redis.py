@@ -54,6 +54,14 @@ return {'', 0}
 """
 """One round trip to read the cache and, on a miss, take the mint lock."""
 
+_PUBLISH = """
+-- KEYS: cache entry, its mint lock. ARGV: framed value, ttl (none cached if <= 0), 1 to release the lock.
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+if ARGV[3] == '1' then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+"""After a mint: cache the token and release the mint lock, batched with other requests' scripts."""
+
 _REDEEM = """
 -- KEYS: the jti to claim, the cache entry. ARGV: jti ttl, fresh_until, framed new value, its ttl.
 -- Returns {0} if the jti was already claimed; else {1, cached value} or {1, new value} (now cached).
@@ -116,7 +124,7 @@ class RedisStore:
         self._batch = None if self._cluster else ScriptBatcher(client)
         self._scripts = {
             script: hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
-            for script in (_LOOKUP, _REDEEM)
+            for script in (_LOOKUP, _PUBLISH, _REDEEM)
         }
 
     def _k(self, kind: str, key: str) -> str:
@@ -200,13 +208,7 @@ class RedisStore:
                     return hit[1]
         value, exp = await mint()
         ttl = int(exp - self._now())
-        async with _unavailable_on_error("cache set"):
-            pipe = self._r.pipeline(transaction=False)
-            if ttl > 0:
-                pipe.set(self._k("at", key), _frame(exp, value), ex=ttl)
-            if have_lock:
-                pipe.delete(lock)
-            await pipe.execute()
+        await self._run(_PUBLISH, "cache set", [self._k("at", key), lock], [_frame(exp, value), ttl, int(have_lock)])
         return value
 
     async def cache_delete(self, key: str) -> None:
