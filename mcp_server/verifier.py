@@ -30,7 +30,7 @@ from mcp_server.introspection import IntrospectionRevocation
 from mcp_server.jwks import BrokerKeys
 from mcp_server.settings import BrokerTrust, ResolvedService
 
-__all__ = ["AT_JWT", "BrokerTokenVerifier", "ServiceAccessTokenClaims", "check_access_token"]
+__all__ = ["AT_JWT", "BrokerTokenVerifier", "ServiceAccessTokenClaims", "access_token_of", "check_access_token"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,19 @@ def check_access_token(
     return dict(verified.claims)
 
 
+def access_token_of(token: str, claims: dict[str, Any], resource: str) -> AccessToken:
+    """The SDK's view of a token whose ``claims`` were checked for ``resource``."""
+    return AccessToken(
+        token=token,
+        client_id=claims["client_id"],
+        scopes=str(claims.get("scope", "")).split(),
+        expires_at=int(claims["exp"]),
+        resource=resource,
+        subject=claims["sub"],
+        claims=claims,
+    )
+
+
 class BrokerTokenVerifier(TokenVerifier):
     """Accepts a bearer token only if the broker issued it for ``service`` (see the module docstring)."""
 
@@ -130,15 +143,7 @@ class BrokerTokenVerifier(TokenVerifier):
                 raise TokenRejected("signing key not found (unknown kid)") from None
         if self._revocation is not None:
             await self._revocation.ensure_active(token, float(claims["exp"]))
-        return AccessToken(
-            token=token,
-            client_id=claims["client_id"],
-            scopes=str(claims.get("scope", "")).split(),
-            expires_at=int(claims["exp"]),
-            resource=self.service.resource,
-            subject=claims["sub"],
-            claims=claims,
-        )
+        return access_token_of(token, claims, self.service.resource)
 
     async def verify_for_request(self, token: str) -> AccessToken | None:
         """Verify the current request's bearer token once and remember the verdict for :meth:`verify_token`.

@@ -15,7 +15,7 @@ from broker.errors import InvalidGrant, UnauthorizedClient
 from broker.grants.base import AuthenticatedClient, GrantContext
 from broker.settings import IdpTrust
 
-__all__ = ["FOREIGN_TYPS", "authorize_identity", "verify_id_token", "verify_id_token_of"]
+__all__ = ["FOREIGN_TYPS", "authorize_identity", "groups_of", "verify_id_token", "verify_id_token_of"]
 
 FOREIGN_TYPS: Final = frozenset(
     {
@@ -106,6 +106,12 @@ async def verify_id_token_of(
     return verified.claims
 
 
+def groups_of(claims: Mapping[str, Any], claim: str) -> tuple[str, ...]:
+    """The user's groups from an ID token claim (strings only, sorted)."""
+    raw = claims.get(claim)
+    return tuple(sorted(g for g in raw if isinstance(g, str))) if isinstance(raw, list) else ()
+
+
 def authorize_identity(
     idp: IdpTrust,
     claims: Mapping[str, Any],
@@ -123,8 +129,7 @@ def authorize_identity(
     """
     requested = parse_scope(scope)
     target = ctx.trust.resolve_target(audience, resource)
-    raw_groups = claims.get(idp.groups_claim)
-    groups = [g for g in raw_groups if isinstance(g, str)] if isinstance(raw_groups, list) else []
+    groups = groups_of(claims, idp.groups_claim)
     allowed = ctx.trust.allowed_scopes(idp, client.client_id, target, groups)
     scopes = ctx.trust.narrow(requested, allowed, ceiling="scope policy allows")
     email = claims.get("email")

@@ -16,8 +16,8 @@ from broker.constants import GRANT_AUTHORIZATION_CODE
 from broker.core.pkce import verifier_matches
 from broker.errors import InvalidGrant, InvalidTarget
 from broker.grants.base import AuthenticatedClient, GrantContext, TokenResponse
-from broker.interactive.records import CodeRecord, code_key, decode, used_key
-from broker.interactive.tokens import issue_tokens, revoke_family
+from broker.interactive.records import CodeRecord, code_key, used_key
+from broker.interactive.tokens import issue_tokens, load_bound, revoke_family
 
 __all__ = ["GRANT_TYPE", "MULTI_VALUED", "Request", "handle"]
 
@@ -36,12 +36,7 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
 
 async def handle(req: Request, client: AuthenticatedClient, ctx: GrantContext) -> TokenResponse:
     """Redeem an authorization code once, for its client, redirect URI, verifier and resource."""
-    raw = await ctx.store.state_get(code_key(req.code))
-    if raw is None:
-        raise InvalidGrant("The authorization code is invalid or expired.", detail="unknown code")
-    record: CodeRecord = decode(raw, CodeRecord)
-    if record.client_id != client.client_id:
-        raise InvalidGrant("The authorization code was issued to another client.", detail="code of another client")
+    record = await load_bound(code_key(req.code), CodeRecord, client, ctx, name="authorization code", short="code")
     if not await ctx.store.claim_once(used_key(req.code), ctx.settings.interactive.code_ttl * 2):
         await revoke_family(record.family, ctx, reason="authorization code replayed")
         raise InvalidGrant("The authorization code was already used.", detail="code replay: family revoked")

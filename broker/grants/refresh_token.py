@@ -15,8 +15,8 @@ from broker.constants import GRANT_REFRESH_TOKEN
 from broker.core.scopes import parse_scope
 from broker.errors import InvalidGrant, InvalidTarget, OAuthError
 from broker.grants.base import AuthenticatedClient, GrantContext, TokenResponse
-from broker.interactive.records import RefreshRecord, decode, refresh_key, used_key
-from broker.interactive.tokens import family_is_revoked, issue_tokens, revoke_family
+from broker.interactive.records import RefreshRecord, refresh_key, used_key
+from broker.interactive.tokens import family_is_revoked, issue_tokens, load_bound, revoke_family
 
 __all__ = ["GRANT_TYPE", "MULTI_VALUED", "Request", "handle"]
 
@@ -34,12 +34,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
 
 async def handle(req: Request, client: AuthenticatedClient, ctx: GrantContext) -> TokenResponse:
     """Rotate a refresh token: check binding and reuse, re-apply policy, issue a new pair."""
-    raw = await ctx.store.state_get(refresh_key(req.refresh_token))
-    if raw is None:
-        raise InvalidGrant("The refresh token is invalid or expired.", detail="unknown refresh token")
-    record: RefreshRecord = decode(raw, RefreshRecord)
-    if record.client_id != client.client_id:
-        raise InvalidGrant("The refresh token was issued to another client.", detail="refresh token of another client")
+    key = refresh_key(req.refresh_token)
+    record = await load_bound(key, RefreshRecord, client, ctx, name="refresh token", short="refresh token")
     if await family_is_revoked(record.family, ctx):
         raise InvalidGrant("The refresh token has been revoked.", detail="family revoked")
     if req.resource is not None and req.resource != record.grant.resource:

@@ -37,7 +37,7 @@ from broker.errors import (
     TemporarilyUnavailable,
     UnsupportedResponseType,
 )
-from broker.grants._identity import authorize_identity, verify_id_token_of
+from broker.grants._identity import authorize_identity, groups_of, verify_id_token_of
 from broker.grants.base import AuthenticatedClient, GrantContext
 from broker.interactive.federation import Federation, FederationError
 from broker.interactive.pages import PAGE_HEADERS, chooser_page, consent_page, error_page
@@ -48,7 +48,6 @@ from broker.interactive.records import (
     code_key,
     decode,
     encode,
-    groups_of,
     new_secret,
     sign_in_key,
 )

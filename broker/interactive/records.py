@@ -7,7 +7,6 @@ refresh token or sign-in handle. Records are msgspec Structs encoded as msgpack.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from hashlib import sha256
 from typing import Any
 
@@ -25,7 +24,6 @@ __all__ = [
     "encode",
     "family_at_key",
     "family_revoked_key",
-    "groups_of",
     "new_secret",
     "refresh_key",
     "sign_in_key",
@@ -161,9 +159,3 @@ def family_revoked_key(family: str) -> str:
 def family_at_key(family: str) -> str:
     """The latest access token ``jti`` (and expiry) of a family, to revoke it on replay."""
     return _h("family-at", family)
-
-
-def groups_of(claims: Mapping[str, Any], claim: str) -> tuple[str, ...]:
-    """The user's groups from an ID token claim (strings only)."""
-    raw = claims.get(claim)
-    return tuple(sorted(g for g in raw if isinstance(g, str))) if isinstance(raw, list) else ()

@@ -8,13 +8,17 @@ taken from the shared cache: each sign-in gets its own, so revoking one family l
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import msgspec
 
+from broker.constants import GRANT_REFRESH_TOKEN
 from broker.core.scopes import format_scope
-from broker.errors import UnauthorizedClient
+from broker.errors import InvalidGrant, UnauthorizedClient
 from broker.grants.base import AuthenticatedClient, GrantContext, TokenResponse
 from broker.grants.issue import sign_access_token
 from broker.interactive.records import (
+    CodeRecord,
     GrantRecord,
     RefreshRecord,
     decode,
@@ -25,9 +29,9 @@ from broker.interactive.records import (
     refresh_key,
 )
 
-__all__ = ["family_is_revoked", "issue_tokens", "revoke_family", "revoke_refresh_token"]
+__all__ = ["family_is_revoked", "issue_tokens", "load_bound", "revoke_family", "revoke_refresh_token"]
 
-GRANT_REFRESH = "refresh_token"
+_Bound = TypeVar("_Bound", CodeRecord, RefreshRecord)
 
 
 class _FamilyAccessToken(msgspec.Struct, array_like=True):
@@ -55,7 +59,7 @@ async def issue_tokens(
     )
     refresh_token: str | None = None
     interactive = ctx.settings.interactive
-    if interactive.refresh_tokens and GRANT_REFRESH in client.config.grant_types:
+    if interactive.refresh_tokens and GRANT_REFRESH_TOKEN in client.config.grant_types:
         ttl = min(interactive.refresh_token_ttl, family_expires_at - now)
         if ttl > 0:
             refresh_token = new_secret()
@@ -81,6 +85,25 @@ async def issue_tokens(
         resource=grant.resource,
         refresh_token=refresh_token,
     )
+
+
+async def load_bound(
+    key: str, kind: type[_Bound], client: AuthenticatedClient, ctx: GrantContext, *, name: str, short: str
+) -> _Bound:
+    """The code or refresh token stored under ``key``, if it was issued to ``client`` (RFC 6749 §4.1.3, §6).
+
+    ``name`` is the public word for it ("authorization code"), ``short`` the one for the audit detail.
+
+    Raises:
+        InvalidGrant: unknown, expired, or issued to another client.
+    """
+    raw = await ctx.store.state_get(key)
+    if raw is None:
+        raise InvalidGrant(f"The {name} is invalid or expired.", detail=f"unknown {short}")
+    record: _Bound = decode(raw, kind)
+    if record.client_id != client.client_id:
+        raise InvalidGrant(f"The {name} was issued to another client.", detail=f"{short} of another client")
+    return record
 
 
 async def family_is_revoked(family: str, ctx: GrantContext) -> bool:

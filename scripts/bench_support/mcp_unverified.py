@@ -15,16 +15,7 @@ from mcp_server.__main__ import app_from_env
 
 
 async def _unchecked(self: verifier.BrokerTokenVerifier, token: str) -> AccessToken:
-    claims = dict(peek(token, max_bytes=16384).claims)
-    return AccessToken(
-        token=token,
-        client_id=claims["client_id"],
-        scopes=str(claims.get("scope", "")).split(),
-        expires_at=int(claims["exp"]),
-        resource=self.service.resource,
-        subject=claims["sub"],
-        claims=claims,
-    )
+    return verifier.access_token_of(token, dict(peek(token, max_bytes=16384).claims), self.service.resource)
 
 
 verifier.BrokerTokenVerifier.check = _unchecked  # type: ignore[method-assign]

@@ -77,6 +77,19 @@ class Page:
         for kind in ("mousePressed", "mouseReleased"):
             await self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
+    async def answer_intercepted(self, text: str) -> dict[str, Any]:
+        """Wait for the next request paused by ``Fetch.enable`` and answer it with ``text``; return the request."""
+        paused = await self.event("Fetch.requestPaused")
+        await self.send(
+            "Fetch.fulfillRequest",
+            requestId=paused["requestId"],
+            responseCode=200,
+            responseHeaders=[{"name": "Content-Type", "value": "text/plain"}],
+            body=base64.b64encode(text.encode()).decode(),
+        )
+        request: dict[str, Any] = paused["request"]
+        return request
+
     async def screenshot(self, path: Path) -> None:
         data = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         path.write_bytes(base64.b64decode(data["data"]))

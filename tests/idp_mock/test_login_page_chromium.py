@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -87,16 +86,9 @@ async def test_user_signs_in_through_the_form_in_chromium(served: ServedIdp, tmp
         assert await page.evaluate("document.querySelector('#user-1').checked") is True
         await page.click("button[value=sign_in]")
 
-        paused: dict[str, Any] = await page.event("Fetch.requestPaused")
-        await page.send(
-            "Fetch.fulfillRequest",
-            requestId=paused["requestId"],
-            responseCode=200,
-            responseHeaders=[{"name": "Content-Type", "value": "text/plain"}],
-            body="c2lnbmVkIGlu",  # "signed in"
-        )
+        request = await page.answer_intercepted("signed in")
 
-    url = paused["request"]["url"]
+    url = request["url"]
     assert url.startswith(REDIRECT_URI + "?")
     callback = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert callback["state"] == "browser-state"

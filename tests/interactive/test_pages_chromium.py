@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -75,16 +74,9 @@ async def test_a_person_chooses_signs_in_and_allows_in_chromium(stack: Stack, tm
         assert shot.stat().st_size > 1000
         await page.click("#allow")
 
-        paused: dict[str, Any] = await page.event("Fetch.requestPaused")
-        await page.send(
-            "Fetch.fulfillRequest",
-            requestId=paused["requestId"],
-            responseCode=200,
-            responseHeaders=[{"name": "Content-Type", "value": "text/plain"}],
-            body="YWxsb3dlZA==",  # "allowed"
-        )
+        request = await page.answer_intercepted("allowed")
 
-    callback = {k: v[0] for k, v in parse_qs(urlsplit(paused["request"]["url"]).query).items()}
+    callback = {k: v[0] for k, v in parse_qs(urlsplit(request["url"]).query).items()}
     assert callback["state"] == "browser-state"
     assert callback["iss"] == f"{stack.broker}/as"
     async with httpx.AsyncClient() as http:
