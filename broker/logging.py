@@ -16,7 +16,7 @@ __all__ = ["RedactingFilter", "configure_logging", "redact"]
 _JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}")
 _FORM_SECRET: Final = re.compile(
     r"((?:client_secret|client_assertion|assertion|subject_token|actor_token|token|access_token|refresh_token|"
-    r"code_verifier|password)=)[^&\s\"']+",
+    r"code_verifier|(?<![A-Za-z_])code|password)=)[^&\s\"']+",
     re.IGNORECASE,
 )
 _BASIC: Final = re.compile(r"((?:Basic|Bearer|DPoP)\s+)[A-Za-z0-9+/=._~-]{8,}", re.IGNORECASE)

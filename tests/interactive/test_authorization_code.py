@@ -20,6 +20,9 @@ from tests.interactive.conftest import CLIENT_REDIRECT
 from tests.live import Stack
 
 DESKTOP = "mcp-desktop"
+REVOKED = "The refresh token has been revoked."
+PLAIN_REFUSED = "code_challenge_method must be S256 (plain is not supported)."
+NOT_GOVERNED = "The resource is not governed by this authorization server."
 INTROSPECTOR = ("mcp-servers", "mcp-servers-secret")
 
 
@@ -90,8 +93,16 @@ def _unverified(token_value: str) -> dict[str, Any]:
     return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
-def assert_error(r: httpx.Response, status: int, error: str) -> None:
-    assert (r.status_code, r.json()["error"]) == (status, error), r.text
+def assert_error(r: httpx.Response, status: int, error: str, description: str) -> None:
+    """The exact RFC 6749 §5.2 body, and never a token in it."""
+    assert r.status_code == status, r.text
+    assert r.json() == {"error": error, "error_description": description}
+
+
+def assert_redirected_error(stop: Stop, stack: Stack, error: str, description: str) -> None:
+    """An RFC 6749 §4.1.2.1 error redirect: exactly these parameters (RFC 9207 ``iss`` too), no code."""
+    expected = {"error": error, "error_description": description, "state": "client-state", "iss": f"{stack.broker}/as"}
+    assert stop.params == expected
 
 
 # -- the happy path --------------------------------------------------------------------------------
@@ -148,10 +159,9 @@ async def test_the_access_token_is_accepted_by_the_mcp_server(stack: Stack, brow
 async def test_a_user_outside_policy_is_refused_before_any_code_is_issued(stack: Stack, browser: Browser) -> None:
     """Bob (sales) may not use the calendar: the broker refuses at sign-in, before consent or a code."""
     stop = await browser.walk(authorize_url(stack, secrets.token_urlsafe(48), login_hint="bob@acme.example"))
-    params = stop.params
-    assert params["error"] == "access_denied"
-    assert params["state"] == "client-state"
-    assert "code" not in params
+    assert_redirected_error(
+        stop, stack, "access_denied", "You are not allowed to give this client access to the resource."
+    )
 
 
 async def test_a_scope_beyond_policy_is_refused_with_invalid_scope(stack: Stack, browser: Browser) -> None:
@@ -165,40 +175,45 @@ async def test_a_scope_beyond_policy_is_refused_with_invalid_scope(stack: Stack,
             scope="tickets.write",
         )
     )
-    assert stop.params["error"] == "invalid_scope"
-    assert "code" not in stop.params
+    assert_redirected_error(stop, stack, "invalid_scope", "The requested scope is not allowed for this user.")
 
 
 async def test_denying_consent_returns_access_denied(stack: Stack, browser: Browser) -> None:
     stop = await browser.submit(await consent_page(browser, stack, secrets.token_urlsafe(48)), decision="deny")
-    assert stop.params["error"] == "access_denied"
-    assert "code" not in stop.params
+    assert_redirected_error(stop, stack, "access_denied", "The user denied access.")
 
 
 # -- PKCE ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "overrides",
+    ("overrides", "description"),
     [
-        {"code_challenge": None, "code_challenge_method": None},  # no PKCE at all
-        {"code_challenge_method": "plain"},  # downgrade to plain
-        {"code_challenge_method": None},  # method omitted means plain (RFC 7636 §4.3)
-        {"code_challenge": "too-short"},
+        (
+            {"code_challenge": None, "code_challenge_method": None},  # no PKCE at all
+            "PKCE is required: send code_challenge with code_challenge_method=S256.",
+        ),
+        ({"code_challenge_method": "plain"}, PLAIN_REFUSED),  # downgrade to plain
+        ({"code_challenge_method": None}, PLAIN_REFUSED),  # method omitted means plain (RFC 7636 §4.3)
+        ({"code_challenge": "too-short"}, "The code_challenge is not a base64url S256 value."),
     ],
 )
 async def test_pkce_s256_is_required_and_cannot_be_downgraded(
-    stack: Stack, browser: Browser, overrides: dict[str, str | None]
+    stack: Stack, browser: Browser, overrides: dict[str, str | None], description: str
 ) -> None:
     stop = await browser.walk(authorize_url(stack, secrets.token_urlsafe(48), **overrides))
-    assert stop.params["error"] == "invalid_request"
-    assert "code" not in stop.params
+    assert_redirected_error(stop, stack, "invalid_request", description)
 
 
 async def test_a_wrong_code_verifier_is_refused(stack: Stack, browser: Browser) -> None:
     """An intercepted code is useless without the verifier (RFC 7636 §1)."""
     code, _ = await sign_in(browser, stack)
-    assert_error(await redeem(stack, code, secrets.token_urlsafe(48)), 400, "invalid_grant")
+    assert_error(
+        await redeem(stack, code, secrets.token_urlsafe(48)),
+        400,
+        "invalid_grant",
+        "The code_verifier does not match the code_challenge.",
+    )
 
 
 # -- codes -----------------------------------------------------------------------------------------
@@ -209,9 +224,9 @@ async def test_a_reused_code_is_refused_and_revokes_the_tokens_it_issued(stack: 
     code, verifier = await sign_in(browser, stack)
     first = (await redeem(stack, code, verifier)).json()
     assert await active(stack, first["access_token"])
-    assert_error(await redeem(stack, code, verifier), 400, "invalid_grant")
+    assert_error(await redeem(stack, code, verifier), 400, "invalid_grant", "The authorization code was already used.")
     assert not await active(stack, first["access_token"])
-    assert_error(await refresh(stack, first["refresh_token"]), 400, "invalid_grant")
+    assert_error(await refresh(stack, first["refresh_token"]), 400, "invalid_grant", REVOKED)
 
 
 async def test_a_code_is_redeemed_only_by_its_client(stack: Stack, browser: Browser) -> None:
@@ -233,12 +248,22 @@ async def test_a_code_is_redeemed_only_by_its_client(stack: Stack, browser: Brow
 async def test_a_redirect_uri_differing_at_the_token_endpoint_is_refused(stack: Stack, browser: Browser) -> None:
     code, verifier = await sign_in(browser, stack)
     other = CLIENT_REDIRECT.replace("/callback", "/other")
-    assert_error(await redeem(stack, code, verifier, redirect_uri=other), 400, "invalid_grant")
+    assert_error(
+        await redeem(stack, code, verifier, redirect_uri=other),
+        400,
+        "invalid_grant",
+        "The redirect_uri does not match the authorization request.",
+    )
 
 
 async def test_a_resource_differing_at_the_token_endpoint_is_refused(stack: Stack, browser: Browser) -> None:
     code, verifier = await sign_in(browser, stack)
-    assert_error(await redeem(stack, code, verifier, resource=stack.resource("documents")), 400, "invalid_target")
+    assert_error(
+        await redeem(stack, code, verifier, resource=stack.resource("documents")),
+        400,
+        "invalid_target",
+        "The resource does not match the authorization request.",
+    )
 
 
 # -- redirect URI and open redirects ---------------------------------------------------------------
@@ -272,29 +297,38 @@ async def test_an_unsupported_response_type_goes_back_to_a_verified_redirect_uri
     stack: Stack, browser: Browser
 ) -> None:
     stop = await browser.walk(authorize_url(stack, secrets.token_urlsafe(48), response_type="token"))
-    assert stop.params["error"] == "unsupported_response_type"
-    assert stop.params["state"] == "client-state"
+    assert_redirected_error(
+        stop, stack, "unsupported_response_type", "Only response_type=code is supported (OAuth 2.1 §4.1)."
+    )
 
 
 # -- resource --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("resource", [None, "https://elsewhere.example/mcp", "http://127.0.0.1:1/calendar/mcp"])
+@pytest.mark.parametrize(
+    ("resource", "description"),
+    [
+        (None, "The resource parameter is required (RFC 8707): name the MCP server."),
+        ("https://elsewhere.example/mcp", NOT_GOVERNED),
+        ("http://127.0.0.1:1/calendar/mcp", NOT_GOVERNED),
+    ],
+)
 async def test_the_resource_is_required_and_must_be_governed_here(
-    stack: Stack, browser: Browser, resource: str | None
+    stack: Stack, browser: Browser, resource: str | None, description: str
 ) -> None:
     stop = await browser.walk(authorize_url(stack, secrets.token_urlsafe(48), resource=resource))
-    assert stop.params["error"] == "invalid_target"
+    assert_redirected_error(stop, stack, "invalid_target", description)
 
 
 async def test_one_resource_per_authorization(stack: Stack, browser: Browser) -> None:
     url = authorize_url(stack, secrets.token_urlsafe(48)) + "&" + urlencode({"resource": stack.resource("tickets")})
-    assert (await browser.walk(url)).params["error"] == "invalid_target"
+    stop = await browser.walk(url)
+    assert_redirected_error(stop, stack, "invalid_target", "Request access to one resource per authorization.")
 
 
 async def test_prompt_none_is_refused_with_login_required(stack: Stack, browser: Browser) -> None:
     stop = await browser.walk(authorize_url(stack, secrets.token_urlsafe(48), prompt="none"))
-    assert stop.params["error"] == "login_required"
+    assert_redirected_error(stop, stack, "login_required", "The user must sign in; prompt=none cannot be honoured.")
 
 
 # -- browser binding and CSRF ----------------------------------------------------------------------
@@ -357,9 +391,11 @@ async def test_refresh_tokens_rotate_and_a_replayed_one_revokes_the_family(stack
     rotated = second.json()
     assert rotated["refresh_token"] != first["refresh_token"]
     assert await active(stack, rotated["access_token"])
-    assert_error(await refresh(stack, first["refresh_token"]), 400, "invalid_grant")  # the replay
+    assert_error(
+        await refresh(stack, first["refresh_token"]), 400, "invalid_grant", "The refresh token was already used."
+    )  # the replay
     assert not await active(stack, rotated["access_token"])
-    assert_error(await refresh(stack, rotated["refresh_token"]), 400, "invalid_grant")
+    assert_error(await refresh(stack, rotated["refresh_token"]), 400, "invalid_grant", REVOKED)
 
 
 async def test_a_refresh_token_is_bound_to_its_client_resource_and_scope(stack: Stack, browser: Browser) -> None:
@@ -369,8 +405,18 @@ async def test_a_refresh_token_is_bound_to_its_client_resource_and_scope(stack: 
         stack, grant_type="refresh_token", refresh_token=rt, client_id="agent-app", client_secret="agent-app-secret"
     )
     assert other_client.status_code in (400, 401)
-    assert_error(await refresh(stack, rt, resource=stack.resource("documents")), 400, "invalid_target")
-    assert_error(await refresh(stack, rt, scope="calendar.write"), 400, "invalid_scope")
+    assert_error(
+        await refresh(stack, rt, resource=stack.resource("documents")),
+        400,
+        "invalid_target",
+        "The refresh token is bound to another resource.",
+    )
+    assert_error(
+        await refresh(stack, rt, scope="calendar.write"),
+        400,
+        "invalid_scope",
+        "The requested scope exceeds the scope of the original grant.",
+    )
     narrowed = await refresh(stack, rt, scope="calendar.read")
     assert narrowed.status_code == 200, narrowed.text
     assert narrowed.json()["scope"] == "calendar.read"
@@ -382,13 +428,13 @@ async def test_a_revoked_refresh_token_cannot_be_used(stack: Stack, browser: Bro
     async with httpx.AsyncClient() as http:
         r = await http.post(f"{stack.broker}/as/revoke", data={"token": tokens["refresh_token"], "client_id": DESKTOP})
     assert r.status_code == 200
-    assert_error(await refresh(stack, tokens["refresh_token"]), 400, "invalid_grant")
+    assert_error(await refresh(stack, tokens["refresh_token"]), 400, "invalid_grant", REVOKED)
     assert not await active(stack, tokens["access_token"])
 
 
 async def test_a_public_client_cannot_use_the_sep_990_grants(stack: Stack) -> None:
     r = await token(stack, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", assertion="x", client_id=DESKTOP)
-    assert_error(r, 400, "unauthorized_client")
+    assert_error(r, 400, "unauthorized_client", "The client is not authorized to use this grant type.")
 
 
 # -- metadata --------------------------------------------------------------------------------------

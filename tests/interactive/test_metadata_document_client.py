@@ -85,8 +85,12 @@ async def test_a_metadata_document_client_gets_only_what_policy_names_it_for(
 ) -> None:
     """Policy names the document URL for tickets only: the calendar is refused after sign-in, no code."""
     stop = await browser.walk(authorize_url(stack, secrets.token_urlsafe(48), "calendar", "alice@acme.example"))
-    assert stop.params["error"] == "access_denied"
-    assert "code" not in stop.params
+    assert stop.params == {
+        "error": "access_denied",
+        "error_description": "You are not allowed to give this client access to the resource.",
+        "state": "s1",
+        "iss": f"{stack.broker}/as",
+    }
 
 
 async def test_an_unreachable_metadata_document_gets_an_error_page(stack: Stack, browser: Browser) -> None:

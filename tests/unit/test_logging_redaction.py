@@ -20,11 +20,13 @@ JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl"
         "client_secret=hunter2hunter2",
         "Authorization: Basic YWdlbnQ6c2VjcmV0",
         "assertion=abc.def.ghi",
+        "GET /as/callback?code=nf63kpwJB4AJ3RW7A9dT&state=s",  # an authorization code (interactive flow)
+        "grant_type=authorization_code&code=nf63kpwJB4AJ3RW7A9dT",
     ],
 )
 def test_credentials_are_masked(text: str) -> None:
     out = redact(text)
-    for secret in (JWT, "hunter2hunter2", "YWdlbnQ6c2VjcmV0", "abc.def.ghi"):
+    for secret in (JWT, "hunter2hunter2", "YWdlbnQ6c2VjcmV0", "abc.def.ghi", "nf63kpwJB4AJ3RW7A9dT"):
         assert secret not in out
 
 
