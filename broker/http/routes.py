@@ -13,7 +13,7 @@ from broker.http.authorize import build_interactive_routes
 from broker.http.introspection import introspect, revoke
 from broker.http.metadata import as_metadata, idp_metadata
 from broker.http.responses import NO_STORE, json_response
-from broker.http.token import Services, run_token_pipeline
+from broker.http.token import Services, token_endpoint
 
 __all__ = ["build_routes", "issuer_path"]
 
@@ -30,20 +30,9 @@ def issuer_path(issuer: str) -> str:
 
 def build_routes(idp_path: str, as_path: str) -> list[Any]:
     """Routes for both roles; paths follow ``public_url`` (which may carry a path prefix)."""
-
-    @post(f"{idp_path}/token", status_code=200)
-    async def idp_token(request: Request[Any, Any, State], state: State) -> Response[bytes]:
-        """Leg 1 token endpoint (RFC 8693)."""
-        services = _services(state)
-        body = await run_token_pipeline(request, "idp", services, services.ctx.settings.idp_issuer)
-        return json_response(body)
-
-    @post(f"{as_path}/token", status_code=200)
-    async def as_token(request: Request[Any, Any, State], state: State) -> Response[bytes]:
-        """Leg 2 token endpoint (RFC 7523 jwt-bearer, and the RFC 8693 shortcut)."""
-        services = _services(state)
-        body = await run_token_pipeline(request, "as", services, services.ctx.settings.as_issuer)
-        return json_response(body)
+    # Leg 1 (RFC 8693) and leg 2 (RFC 7523 jwt-bearer, the RFC 8693 shortcut, the interactive grants).
+    idp_token = token_endpoint(f"{idp_path}/token", "idp", lambda s: s.ctx.settings.idp_issuer)
+    as_token = token_endpoint(f"{as_path}/token", "as", lambda s: s.ctx.settings.as_issuer)
 
     @post(f"{as_path}/introspect", status_code=200)
     async def as_introspect(request: Request[Any, Any, State], state: State) -> Response[bytes]:
