@@ -60,14 +60,6 @@ class Jwt:
     claims: Mapping[str, Any]
 
 
-class _RejectDuplicates(json.JSONDecoder):
-    """RFC 7519 §4 / RFC 8725bis §2.6: duplicate member names are refused, not last-wins."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs["object_pairs_hook"] = _no_duplicates
-        super().__init__(**kwargs)
-
-
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
@@ -77,10 +69,14 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_decode_json: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates).decode
+"""RFC 7519 §4 / RFC 8725bis §2.6: duplicate member names are refused, not last-wins (built once)."""
+
+
 def _b64json(segment: str, what: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = json.loads(raw, cls=_RejectDuplicates)
+        value = _decode_json(raw.decode("utf-8"))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise TokenInvalid(f"{what} is not base64url JSON") from None
     if not isinstance(value, dict):
