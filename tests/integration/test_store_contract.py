@@ -7,9 +7,11 @@ import itertools
 import socket
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 
 from broker.errors import InvalidGrant, StoreUnavailable
 from broker.settings import parse_settings
@@ -194,45 +196,67 @@ async def test_redis_state_carries_a_ttl(redis_client: Redis) -> None:
 
 
 async def test_concurrent_script_calls_share_one_pipeline_and_survive_a_script_cache_flush(redis_client: Redis) -> None:
-    """Auto-pipelining: calls made together go out as one pipeline; NOSCRIPT (Redis restarted) falls back per call."""
+    """Auto-pipelining: calls made together go out as one round trip; NOSCRIPT (Redis restarted) falls back per call."""
     client = Redis(connection_pool=redis_client.connection_pool)
     store = RedisStore(client)
-    pipelines = 0
-    make_pipeline = client.pipeline
+    pool = client.connection_pool
+    round_trips = 0
+    checkout: Any = pool.get_connection
 
-    def counting_pipeline(*args: object, **kwargs: object) -> object:
-        nonlocal pipelines
-        pipelines += 1
-        return make_pipeline(*args, **kwargs)  # type: ignore[arg-type]
+    async def counting_checkout(*args: Any, **kwargs: Any) -> Any:
+        nonlocal round_trips
+        round_trips += 1
+        return await checkout(*args, **kwargs)
 
-    client.pipeline = counting_pipeline  # type: ignore[method-assign,assignment]
-    await redis_client.script_flush()
-    counter = itertools.count()
+    pool.get_connection = counting_checkout  # type: ignore[method-assign]
+    try:
+        await redis_client.script_flush()
+        round_trips = 0
+        counter = itertools.count()
 
-    async def mint() -> tuple[bytes, int]:
-        return b"t%d" % next(counter), int(time.time()) + 300
+        async def mint() -> tuple[bytes, int]:
+            return b"t%d" % next(counter), int(time.time()) + 300
 
+        now = int(time.time())
+        values = await asyncio.gather(
+            *(store.claim_then_get_or_mint(f"j{i}", 60, f"k{i % 3}", mint, now) for i in range(30))
+        )
+        assert None not in values
+        assert len(set(values)) == 3  # one token per cache key, whichever call won it
+        round_trips = 0
+        replays = await asyncio.gather(*(store.claim_then_get_or_mint(f"j{i}", 60, "k0", mint, now) for i in range(30)))
+        assert replays == [None] * 30
+        assert round_trips == 1  # the script is loaded now: one write and one read for all thirty
+    finally:
+        del pool.get_connection
+
+
+async def test_a_round_trip_failing_half_way_fails_every_call_in_it_closed(
+    redis_client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed: when the batch's connection dies after some replies, every caller in it gets
+    StoreUnavailable, none a token, and the half-read connection is not reused."""
+    client = Redis(connection_pool=redis_client.connection_pool)
+    store = RedisStore(client)
     now = int(time.time())
-    values = await asyncio.gather(
-        *(store.claim_then_get_or_mint(f"j{i}", 60, f"k{i % 3}", mint, now) for i in range(30))
-    )
-    assert None not in values
-    assert len(set(values)) == 3  # one token per cache key, whichever call won it
-    assert pipelines == 1
-    replays = await asyncio.gather(*(store.claim_then_get_or_mint(f"j{i}", 60, "k0", mint, now) for i in range(30)))
-    assert replays == [None] * 30
+    await store.claim_then_get_or_mint("warm", 60, "k", Minter(delay=0), now)  # the script is loaded
+    read = Connection.read_response
+    reads = 0
 
+    async def dies_after_two_replies(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        if reads > 2:
+            raise ConnectionError("redis went away")
+        return await read(self, *args, **kwargs)
 
-async def test_a_failed_pipeline_fails_every_call_in_it_closed(redis_client: Redis) -> None:
-    """Fail closed: when the batch's round trip fails, every caller in it gets StoreUnavailable, none a token."""
-    client = Redis(connection_pool=redis_client.connection_pool)
-    store = RedisStore(client)
-
-    def broken_pipeline(*_: object, **__: object) -> object:
-        raise ConnectionError("redis went away")
-
-    client.pipeline = broken_pipeline  # type: ignore[method-assign,assignment]
+    monkeypatch.setattr(Connection, "read_response", dies_after_two_replies)
     results = await asyncio.gather(
-        *(store.claim_then_get_or_mint(f"x{i}", 60, "k", Minter(delay=0), 0) for i in range(5)), return_exceptions=True
+        *(store.claim_then_get_or_mint(f"x{i}", 60, "k", Minter(delay=0), now) for i in range(5)),
+        return_exceptions=True,
     )
-    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert all(isinstance(r, StoreUnavailable) for r in results), results
+    monkeypatch.setattr(Connection, "read_response", read)
+    # The next call gets a clean connection: its reply is its own, not one left over from the dead batch.
+    assert await store.claim_then_get_or_mint("after", 60, "k2", Minter(delay=0), now) is not None
+    assert await store.claim_then_get_or_mint("x0", 60, "k", Minter(delay=0), now) is None  # x0 was claimed
