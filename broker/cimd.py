@@ -275,11 +275,13 @@ class MetadataDocuments:
             return cached.client
         return await self._flight.do(client_id, lambda: self._load(client_id))
 
-    async def _check_addresses(self, url: str) -> None:
+    async def _check_addresses(self, url: str, what: str = "its host name") -> None:
         """SSRF guard: a host name resolving to a loopback, private or reserved address is refused.
 
-        Names can rebind between this check and the fetch (the fetch resolves again), so this narrows
-        the window rather than closing it; an egress proxy or network policy is the complete answer.
+        Applied to the document's URL before the fetch and to the ``jwks_uri`` it names. Names can
+        rebind between this check and the fetch (the fetch resolves again), and a ``jwks_uri`` is
+        fetched later still, so this narrows the window rather than closing it; an egress proxy or
+        network policy is the complete answer.
         """
         if self._s.allow_insecure_metadata_documents:
             return
@@ -287,9 +289,9 @@ class MetadataDocuments:
         try:
             addresses = await self._resolver(host)
         except OSError:
-            raise ClientMetadataError("its host name does not resolve") from None
+            raise ClientMetadataError(f"{what} does not resolve") from None
         if not addresses or any(_is_internal(a) for a in addresses):
-            raise ClientMetadataError("its host name resolves to a loopback, private or reserved address")
+            raise ClientMetadataError(f"{what} resolves to a loopback, private or reserved address")
 
     async def _load(self, url: str) -> ClientConfig:
         try:
@@ -298,6 +300,9 @@ class MetadataDocuments:
                 self._http, url, timeout=self._timeout, max_bytes=self._s.metadata_document_max_bytes
             )
             client = client_from_document(url, doc, self._s)
+            if client.jwks_uri is not None:
+                # Its keys are fetched later by the JWKS cache: the same guard on that host, now.
+                await self._check_addresses(client.jwks_uri, what="its jwks_uri host name")
         except (FetchFailed, ClientMetadataError) as exc:
             reason = exc.reason if isinstance(exc, ClientMetadataError) else f"fetching it failed ({exc})"
             self._remember(url, _Cached(self._now() + NEGATIVE_TTL, None, reason))

@@ -412,3 +412,31 @@ async def test_a_host_name_that_does_not_resolve_is_refused(http: httpx.AsyncCli
 
     docs = documents(http, settings=SECURE, resolver=resolver)
     assert "does not resolve" in await refused(docs, "https://nowhere.example/c.json")
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "127.0.0.1", "169.254.169.254"])
+async def test_a_jwks_uri_whose_host_resolves_inside_the_network_is_refused(host: ClientHost, address: str) -> None:
+    """SSRF: a document on a public host cannot point the broker's key fetch at an internal one."""
+    asked: list[str] = []
+
+    async def resolver(name: str) -> list[str]:
+        asked.append(name)
+        return ["93.184.215.14"] if name == "metadata.example" else [address]
+
+    url = "https://metadata.example/c.json"
+    host.serve(
+        "/c.json",
+        host.document(
+            "/c.json",
+            client_id=url,
+            token_endpoint_auth_method="private_key_jwt",
+            jwks_uri="https://keys.internal.example/jwks",
+        ),
+    )
+    # https to the document host, answered by the test host's ASGI app (it resolves to a public address).
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host)) as https:
+        docs = documents(https, settings=SECURE, resolver=resolver)
+        reason = await refused(docs, url)
+    assert reason == "its jwks_uri host name resolves to a loopback, private or reserved address"
+    assert asked == ["metadata.example", "keys.internal.example"]
+    assert host.hits["/c.json"] == 1  # the document was fetched; the keys never were
