@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
-from broker.audit import Audit
+from broker.audit import Audit, sink_for
 from broker.cimd import MetadataDocuments
 from broker.client_auth import ClientAuthenticator
 from broker.clients import ClientRegistry
@@ -85,7 +85,7 @@ def create_app(
         jwks=jwks,
         idp_keys=load_keyring(directory, "idp", settings.signing_alg, now=clock),
         as_keys=load_keyring(directory, "as", settings.signing_alg, now=clock),
-        audit=Audit(),
+        audit=Audit(sink_for(settings.audit.output)),
         clock=clock,
     )
     documents = (

@@ -59,7 +59,7 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # The format above names no thread or process: do not look them up for every record (logging HOWTO,
-    # "Optimization"); the audit log writes a record per token request.
+    # "Optimization"): the broker logs on error paths of the token endpoints.
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -26,6 +26,7 @@ from broker.errors import ConfigError
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
+    "AuditSettings",
     "BrokerSettings",
     "ClientConfig",
     "ExternalAuthorizationServer",
@@ -254,6 +255,14 @@ class InteractiveSettings(_Base, frozen=True):
     """Always show the consent page to clients identified by a metadata document (self-asserted)."""
 
 
+class AuditSettings(_Base, frozen=True):
+    """Where the audit log goes: one JSON line per token decision (ID-JAG §9.2)."""
+
+    output: Literal["stderr", "stdout", "logging"] = "stderr"
+    """``stderr``/``stdout``: each line written straight to the stream, whatever the log level;
+    ``logging``: the same JSON through the ``xaa.audit`` logger at INFO (embedding programs that route logs)."""
+
+
 class BrokerSettings(_Base, frozen=True):
     """The whole broker configuration (``broker.toml``)."""
 
@@ -288,6 +297,7 @@ class BrokerSettings(_Base, frozen=True):
     external_as: tuple[ExternalAuthorizationServer, ...] = ()
     policy: tuple[PolicyRule, ...] = ()
     interactive: InteractiveSettings = InteractiveSettings()
+    audit: AuditSettings = AuditSettings()
 
     @property
     def idp_issuer(self) -> str:

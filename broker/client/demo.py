@@ -253,7 +253,7 @@ async def _denial(out: Out, client: BrokerClient, broker_log: Path, what: str, *
         await asyncio.sleep(0.2)  # let the broker's log line reach the file
         event = _last_refusal(broker_log)
         if event is not None:
-            out.line(f"    the operator sees (broker audit log, xaa.audit): {event.get('reason')}")
+            out.line(f"    the operator sees (broker audit log): {event.get('reason')}")
         return
     raise RuntimeError(f"policy should have refused: {what}")
 

@@ -30,7 +30,7 @@ def test_the_demo_traces_both_legs_per_service_and_a_denial_then_stops_everythin
     assert out.count("│ ID-JAG") == 3 and "oauth-id-jag+jwt" in out and "at+jwt" in out
     assert "the agent got HTTP 400 invalid_grant" in out
     assert "the agent got HTTP 400 invalid_scope" in out
-    assert "the operator sees (broker audit log, xaa.audit): not grantable: tickets.write" in out
+    assert "the operator sees (broker audit log): not grantable: tickets.write" in out
     assert "all child processes stopped" in out
     ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+) +[.]* *ready", out)]
     assert len(ports) == 3

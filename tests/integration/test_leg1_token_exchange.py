@@ -452,29 +452,32 @@ async def test_authorization_details_are_refused_not_ignored(broker: BrokerEnv) 
 
 @pytest.mark.spec("L1-57")
 async def test_each_exchange_is_audited_without_credentials(
-    broker: BrokerEnv, caplog: pytest.LogCaptureFixture
+    broker: BrokerEnv, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """ID-JAG §9.2: record audience, resource, scope and client; never the token."""
-    import logging
-
-    with caplog.at_level(logging.INFO, logger="xaa.audit"):
-        r = await broker.leg1()
+    """ID-JAG §9.2: record audience, resource, scope and client; never the token (default sink: stderr)."""
+    capfd.readouterr()
+    r = await broker.leg1()
     token = r.json()["access_token"]
-    events = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "xaa.audit"]
-    assert {
-        "event": "id_jag.issued",
-        "outcome": "granted",
-        "idp": "acme",
-        "client_id": "agent-app",
-        "audience": AS_ISSUER,
-        "resource": FILES,
-        "scope": "files.read",
-    } in events
-    assert token not in caplog.text
+    err = capfd.readouterr().err
+    events = [json.loads(line) for line in err.splitlines() if line.startswith('{"ts":')]
+    assert [{k: v for k, v in e.items() if k != "ts"} for e in events] == [
+        {
+            "event": "id_jag.issued",
+            "outcome": "granted",
+            "idp": "acme",
+            "client_id": "agent-app",
+            "audience": AS_ISSUER,
+            "resource": FILES,
+            "scope": "files.read",
+        }
+    ]
+    assert token not in err
 
 
 @pytest.mark.spec("L1-10")
-async def test_no_token_or_secret_reaches_any_log(broker: BrokerEnv, caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_token_or_secret_reaches_any_log(
+    broker: BrokerEnv, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
     """EMA §7.4.2: never log full ID-JAGs; the same for ID tokens, access tokens and secrets, on every path."""
     import logging
 
@@ -487,5 +490,10 @@ async def test_no_token_or_secret_reaches_any_log(broker: BrokerEnv, caplog: pyt
         await broker.leg2(jag)  # replay: an error path
         await broker.leg1(subject_token=id_token, auth=basic("agent-app", "wrong-secret-value"))
         await broker.leg1(subject_token=id_token[:-4] + "AAAA")
+    written = capfd.readouterr()
+    # The audit trail of those five requests (the replay adds its own "access_token.refused" event).
+    assert written.err.count('{"ts":') == 6
     for secret in (id_token, jag, at, SECRETS["agent-app"], "wrong-secret-value"):
         assert secret not in caplog.text
+        assert secret not in written.err
+        assert secret not in written.out
