@@ -15,8 +15,9 @@ Every request carries a distinct pre-built body where the protocol demands it (I
 
 Then, with the largest worker count: p99 at about half of each path's maximum rate (wrk paced by a Lua
 delay), leg 2 with Hydra's published arguments (10,000 requests, 100 connections; wrk stopping after
-10,000 because hey sends one fixed body and ID-JAGs are single use), and an MCP tool call on the sample
-deployment with and without token verification.
+10,000 because hey sends one fixed body and ID-JAGs are single use), ``hey -n 10000 -c 100`` itself on
+the paths one fixed body can drive (leg 1 with a repeated ID token, which signs a new ID-JAG each time,
+and the cache hit), and an MCP tool call on the sample deployment with and without token verification.
 
 Prints a table, the ratios (ours / ceiling, ours / peer), the issue's floors (met or missed) and the
 server CPU per request next to its crypto floor (the JOSE operations alone, timed in-process), and
@@ -335,6 +336,35 @@ class Load:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class Meter:
+    """CPU of the servers, of the load generator and of the whole machine over one run (from /proc)."""
+
+    def __init__(self, servers: list[int]) -> None:
+        self.servers = servers
+        self.load1 = loadavg()
+        self.busy0, self.wall0 = machine_busy_seconds(), time.monotonic()
+        self.ours0 = cpu_seconds(servers)
+        self.self0 = time.process_time()
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.kids0 = kids.ru_utime + kids.ru_stime
+
+    def finish(self, r: dict[str, Any], connections: int) -> None:
+        """Add CPU per request, the generator's share and the load from outside the benchmark to ``r``."""
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        generator_cpu = kids.ru_utime + kids.ru_stime - self.kids0
+        server_cpu = cpu_seconds(self.servers) - self.ours0
+        wall = time.monotonic() - self.wall0
+        busy = machine_busy_seconds() - self.busy0
+        mine = server_cpu + generator_cpu + (time.process_time() - self.self0)
+        ncpu = os.cpu_count() or 1
+        r["cpu_us_per_request"] = server_cpu * 1e6 / max(r["requests"], 1)
+        r["machine_cpu_us_per_request"] = busy * 1e6 / max(r["requests"], 1)
+        r["wrk_cpu_share"] = generator_cpu / (wall * ncpu)
+        r["other_load"] = max(busy - mine, 0.0) / (wall * ncpu)
+        r["loadavg_1m"] = self.load1
+        r["connections"] = connections
+
+
 def run_wrk(load: Load, work: Path, servers: list[int]) -> dict[str, Any]:
     """One wrk run; returns its summary plus CPU per request and the load from outside the benchmark."""
     script = work / "wrk.lua"
@@ -353,22 +383,13 @@ def run_wrk(load: Load, work: Path, servers: list[int]) -> dict[str, Any]:
     duration = 120 if load.quota else load.duration
     cmd = ["wrk", "-t", str(load.threads), "-c", str(load.connections), "-d", f"{duration}s", "--timeout", "5s"]
     cmd += ["-s", str(script), load.url, "--", *args]
-    load1 = loadavg()
-    busy0, wall0 = machine_busy_seconds(), time.monotonic()
-    ours0 = cpu_seconds(servers)
-    self0 = time.process_time()
-    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    meter = Meter(servers)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     if load.quota:
         while proc.poll() is None and len(list(markers.iterdir())) < load.threads:
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate()
-    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ours1 = cpu_seconds(servers)
-    wall = time.monotonic() - wall0
-    busy = machine_busy_seconds() - busy0
-    wrk_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
     found = re.search(r"XAA-BENCH (\{.*\})", out)
     if found is None:
         raise SystemExit(f"wrk printed no summary:\n{out}")
@@ -379,15 +400,34 @@ def run_wrk(load: Load, work: Path, servers: list[int]) -> dict[str, Any]:
         elapsed = (max(int(s[1]) for s in spans) - min(int(s[0]) for s in spans)) / 1e9
         r["requests"] = sum(int(s[2]) for s in spans)
         r["rps"] = r["requests"] / elapsed
-    server_cpu = ours1 - ours0
-    mine = server_cpu + wrk_cpu + (time.process_time() - self0)
-    ncpu = os.cpu_count() or 1
-    r["cpu_us_per_request"] = server_cpu * 1e6 / max(r["requests"], 1)
-    r["machine_cpu_us_per_request"] = busy * 1e6 / max(r["requests"], 1)
-    r["wrk_cpu_share"] = wrk_cpu / (wall * ncpu)
-    r["other_load"] = max(busy - mine, 0.0) / (wall * ncpu)
-    r["loadavg_1m"] = load1
-    r["connections"] = load.connections
+    meter.finish(r, load.connections)
+    r.update(load.extra)
+    return r
+
+
+def run_hey(load: Load, servers: list[int], requests: int = 10_000) -> dict[str, Any]:
+    """``hey -n 10000 -c 100``: Hydra's published load-test arguments, one fixed body (its only mode)."""
+    body = load.body_file.read_text().splitlines()[0]
+    cmd = ["hey", "-n", str(requests), "-c", str(load.connections), "-m", "POST", "-T", load.content_type]
+    if load.auth:
+        cmd += ["-H", f"Authorization: {load.auth}"]
+    cmd += ["-d", body, load.url]
+    meter = Meter(servers)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    codes = {int(c): int(n) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)}
+    if rps is None or not codes:
+        raise SystemExit(f"hey printed no summary:\n{out}")
+    r: dict[str, Any] = {
+        "requests": sum(codes.values()),
+        "rps": float(rps.group(1)),
+        "non_2xx": sum(n for c, n in codes.items() if not 200 <= c < 300),
+        "socket_errors": requests - sum(codes.values()),
+    }
+    for pct in (50, 95, 99):
+        found = re.search(rf"\s{pct}% in ([\d.]+) secs", out)
+        r[f"p{pct}_us"] = float(found.group(1)) * 1e6 if found else float("nan")
+    meter.finish(r, load.connections)
     r.update(load.extra)
     return r
 
@@ -529,6 +569,18 @@ class Bench:
         r = run_wrk(load, self.work, servers)
         r.update(path="leg2-hydra-args", workers=workers, server="broker")
         self.record(r)
+        if shutil.which("hey") is None:
+            print("  (hey not installed: skipping the hey runs; Debian: apt-get install hey)")
+            return
+        # hey itself, with Hydra's arguments, where one fixed body is a valid request every time: leg 1
+        # with the same ID token (a new ID-JAG signed per request, as client credentials mints one) and
+        # the cache hit. Leg 2 cannot be driven by hey: 9,999 of its 10,000 ID-JAGs would be replays.
+        for path in ("leg1-repeat", "cache-hit"):
+            url = public + ("/idp/token" if path.startswith("leg1") else "/as/token")
+            body = self.body_file(path, 1, as_issuer)
+            r = run_hey(Load(url, body, self.auth, connections=100), servers)
+            r.update(path=f"{path}-hey", workers=workers, server="broker")
+            self.record(r)
 
     def mcp_runs(self, public: str, mcp_port: int, mcp_resource: str, workers: int) -> None:
         """An MCP tool call (whoami) with the broker's token, verified and with verification switched off."""
@@ -669,11 +721,16 @@ def by(runs: list[dict[str, Any]], workers: int) -> dict[str, dict[str, Any]]:
     return {r["path"]: r for r in runs if r["workers"] == workers}
 
 
+def base_path(path: str) -> str:
+    """``leg2`` for ``leg2@half``, ``leg2#3``, ``leg2-hydra-args``; ``cache-hit`` for ``cache-hit-hey``."""
+    return path.split("@")[0].split("#")[0].removesuffix("-hydra-args").removesuffix("-hey")
+
+
 def print_table(runs: list[dict[str, Any]], floor: dict[str, float]) -> None:
     head = f"{'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'CPU µs/req':>10} {'crypto µs':>9} {'non-2xx':>8}"
     print(f"\n{'workers':>7} {'path':<16} {head} {'conns':>5} {'load1':>5} {'other':>6}")
     for r in runs:
-        crypto = floor.get(r["path"].split("@")[0].split("#")[0].replace("-hydra-args", ""), float("nan"))
+        crypto = floor.get(base_path(r["path"]), float("nan"))
         flag = " !" if r["other_load"] > OTHER_LOAD_WARN else ""
         print(
             f"{r['workers']:>7} {r['path']:<16} {r['rps']:>8.0f} {r['p50_us'] / 1000:>7.2f} {r['p95_us'] / 1000:>7.2f}"
@@ -764,6 +821,12 @@ def print_summary(summary: dict[str, Any], runs: list[dict[str, Any]]) -> None:
         print(
             "half rate: "
             + ", ".join(f"{r['path']} target {r['target_rps']:.0f} got {r['rps']:.0f} req/s" for r in half)
+        )
+    hey = [r for r in runs if r["path"].endswith("-hey")]
+    if hey:
+        print(
+            "hey -n 10000 -c 100 (Hydra's arguments; Hydra published 513 req/s for client credentials on 2 CPUs): "
+            + ", ".join(f"{r['path']} {r['rps']:,.0f} req/s ({r['non_2xx']} non-2xx)" for r in hey)
         )
     print("\nfloors (issue 6; figures, not assertions):")
     for f in summary["floors"]:
