@@ -25,17 +25,36 @@ _BASIC: Final = re.compile(r"((?:Basic|Bearer|DPoP)\s+)[A-Za-z0-9+/=._~-]{8,}", 
 def redact(text: str) -> str:
     """Mask JWTs, credential form values and Authorization header values in ``text``.
 
-    Each pattern runs only when the literal it cannot match without is present (``eyJ``, ``=``, the
-    scheme name), which is most lines: same result, a fraction of the cost on every audit line.
+    Each pattern runs only when the literal it cannot match without is present (``eyJ``, ``=``, a
+    scheme name and whitespace), which is most lines: same result, a fraction of the cost on every
+    audit line.
     """
     if "eyJ" in text:
         text = _JWT.sub("[redacted-jwt]", text)
     if "=" in text:
         text = _FORM_SECRET.sub(r"\1[redacted]", text)
-    lowered = text.lower()
-    if "basic" in lowered or "bearer" in lowered or "dpop" in lowered:
+    if _names_a_scheme(text.lower()):
         text = _BASIC.sub(r"\1[redacted]", text)
     return text
+
+
+def _names_a_scheme(lowered: str) -> bool:
+    """Whether an authorization scheme name is followed by whitespace, as ``_BASIC`` needs.
+
+    The case-insensitive regex costs ~4 µs on an audit line; this costs a tenth, and lines that merely
+    contain the word (``"via":"jwt_bearer"``) skip it.
+    """
+    for scheme in _SCHEMES:
+        start = lowered.find(scheme)
+        while start != -1:
+            end = start + len(scheme)
+            if end < len(lowered) and lowered[end].isspace():
+                return True
+            start = lowered.find(scheme, end)
+    return False
+
+
+_SCHEMES: Final = ("basic", "bearer", "dpop")
 
 
 class RedactingFilter(logging.Filter):

@@ -630,8 +630,18 @@ class Bench:
         spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
         out = Path(self.args.profile) / f"{path}.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
-        rec = [spy, "record", "-p", str(pid), "--subprocesses", "-r", "200", "-d", str(load.duration)]
-        proc = subprocess.Popen([*rec, "-f", "raw", "--nonblocking", "-o", str(out)], stdout=subprocess.DEVNULL)
+        rec = [
+            spy,
+            "record",
+            "-p",
+            str(pid),
+            "--subprocesses",
+            "-r",
+            os.environ.get("BENCH_PYSPY_RATE", "200"),
+            "-d",
+            str(load.duration),
+        ]
+        proc = subprocess.Popen([*rec, "-f", "raw", "-o", str(out)], stdout=subprocess.DEVNULL)
         if path != "cache-hit":
             load.body_file = self.body_file(path, self.count(workers), load.url.rsplit("/", 2)[0] + "/as")
         run_wrk(load, self.work, servers)

@@ -6,8 +6,10 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from broker.logging import RedactingFilter, redact
+from broker.logging import _BASIC, RedactingFilter, redact
 
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl"
 
@@ -22,12 +24,24 @@ JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl"
         "assertion=abc.def.ghi",
         "GET /as/callback?code=nf63kpwJB4AJ3RW7A9dT&state=s",  # an authorization code (interactive flow)
         "grant_type=authorization_code&code=nf63kpwJB4AJ3RW7A9dT",
+        "authorization: basic\tYWdlbnQ6c2VjcmV0",
+        "BEARER\nhunter2hunter2",
+        "dpop  abc.def.ghi",
     ],
 )
 def test_credentials_are_masked(text: str) -> None:
     out = redact(text)
     for secret in (JWT, "hunter2hunter2", "YWdlbnQ6c2VjcmV0", "abc.def.ghi", "nf63kpwJB4AJ3RW7A9dT"):
         assert secret not in out
+
+
+_PIECES = st.sampled_from(["Basic", "bearer", "DPoP", "jwt_bearer", " ", "\t", "\n", "YWdlbnQ6c2VjcmV0", "x", '"', ":"])
+
+
+@given(st.lists(_PIECES, max_size=12).map("".join))
+def test_the_scheme_precheck_never_skips_a_credential(text: str) -> None:
+    """The cheap check before the Authorization-value pattern changes nothing but the cost."""
+    assert redact(text) == _BASIC.sub(r"\1[redacted]", text)
 
 
 def test_filter_rewrites_records(caplog: pytest.LogCaptureFixture) -> None:
