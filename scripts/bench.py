@@ -52,11 +52,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet, OctKey
+from joserfc.jwk import ECKey, KeySet, KeySetSerialization, OctKey
 
 ROOT = Path(__file__).resolve().parents[1]
 SUPPORT = ROOT / "scripts" / "bench_support"
@@ -282,7 +282,7 @@ def crypto_floor(idp: Idp) -> dict[str, float]:
     """µs of the JOSE operations alone (joserfc, one process, best of 5), summed per path."""
     claims = {"iss": ISSUER, "sub": "alice", "aud": "x", "iat": 1, "exp": 2**31, "jti": "j" * 24, "scope": "a b"}
     es = idp.sign(claims, "JWT")
-    keys = KeySet.import_key_set(idp.jwks())
+    keys = KeySet.import_key_set(cast(KeySetSerialization, idp.jwks()))
     hs_key = OctKey.import_key(b"0" * 32)
 
     def best(fn: Callable[[], object], n: int = 2000) -> float:
@@ -461,7 +461,7 @@ class Bench:
         return f
 
     def count(self, workers: int) -> int:
-        return 4500 * self.args.duration * workers
+        return 4500 * int(self.args.duration) * workers
 
     def broker(self, workers: int, redis_port: int) -> tuple[list[str], str, int, str]:
         port, mcp_port = free_port(), free_port()
