@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis
 
-from tests.redis_server import RedisServer, spawn_redis
+from tests.redis_server import RedisClusterNodes, RedisServer, spawn_redis, spawn_redis_cluster
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +49,13 @@ def outage_redis() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterNodes]:
+    """A real three-master Redis Cluster on loopback, started once per session (``[redis] mode = "cluster"``)."""
+    cluster = spawn_redis_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -28,6 +28,7 @@ class RedisServer:
 
     port: int
     workdir: Path
+    extra_args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = field(default=None)
 
     @property
@@ -55,6 +56,7 @@ class RedisServer:
                 str(self.workdir),
                 "--protected-mode",
                 "yes",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -83,3 +85,75 @@ def spawn_redis() -> RedisServer:
     server = RedisServer(port=free_port(), workdir=Path(tempfile.mkdtemp(prefix="xaa-redis-")))
     server.start()
     return server
+
+
+@dataclass
+class RedisClusterNodes:
+    """A Redis Cluster of masters on loopback, each a ``redis-server`` we started (no replicas)."""
+
+    nodes: list[RedisServer]
+
+    @property
+    def url(self) -> str:
+        """A seed node's URL (a Cluster client discovers the others)."""
+        return self.nodes[0].url
+
+    def stop(self) -> None:
+        """Kill every node."""
+        for node in self.nodes:
+            node.stop()
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+def spawn_redis_cluster(masters: int = 3) -> RedisClusterNodes:
+    """Start ``masters`` cluster-enabled servers, join them with ``redis-cli --cluster create``, wait for ``ok``."""
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        raise RuntimeError("redis-cli not found on PATH (Debian package redis-tools)")
+    cluster_args = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+    nodes = [
+        RedisServer(
+            port=_cluster_port(), workdir=Path(tempfile.mkdtemp(prefix="xaa-redis-cluster-")), extra_args=cluster_args
+        )
+        for _ in range(masters)
+    ]
+    cluster = RedisClusterNodes(nodes)
+    try:
+        for node in nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{n.port}" for n in nodes]
+        subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        pending = {n.port for n in nodes}
+        while pending and time.monotonic() < deadline:
+            for port in list(pending):
+                info = subprocess.run(
+                    [cli, "-p", str(port), "cluster", "info"], capture_output=True, text=True, timeout=5, check=False
+                ).stdout
+                if "cluster_state:ok" in info:
+                    pending.discard(port)
+            time.sleep(0.1)
+        if pending:
+            raise RuntimeError(f"redis cluster did not reach cluster_state:ok on ports {sorted(pending)}")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

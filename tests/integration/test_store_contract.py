@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 
 from broker.errors import InvalidGrant, StoreUnavailable
@@ -18,13 +19,24 @@ from broker.settings import parse_settings
 from broker.stores import Store
 from broker.stores.memory import MemoryStore
 from broker.stores.redis import RedisStore, build_redis_store
+from tests.redis_server import RedisClusterNodes
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest, redis_client: Redis) -> AsyncIterator[Store]:
-    s: Store = (
-        MemoryStore() if request.param == "memory" else RedisStore(Redis(connection_pool=redis_client.connection_pool))
-    )
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
+async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Store]:
+    """The same contract on the in-process store, one Redis, and a three-master Redis Cluster."""
+    s: Store
+    if request.param == "memory":
+        s = MemoryStore()
+    elif request.param == "redis":
+        client = Redis.from_url(redis_url)
+        await client.flushdb()
+        s = RedisStore(client)
+    else:
+        cluster: RedisClusterNodes = request.getfixturevalue("redis_cluster")
+        nodes = RedisCluster.from_url(cluster.url)
+        await nodes.flushall(target_nodes=RedisCluster.PRIMARIES)
+        s = RedisStore(nodes)
     yield s
     await s.close()
 
