@@ -11,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,8 @@ class RedisServer:
     port: int
     workdir: Path
     extra_args: tuple[str, ...] = ()
+    config_file: Path | None = None
+    """A config file to load first (a Sentinel's, which Sentinel also rewrites)."""
     proc: subprocess.Popen[bytes] | None = field(default=None)
 
     @property
@@ -44,6 +47,7 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [
                 exe,
+                *([str(self.config_file)] if self.config_file is not None else []),
                 "--port",
                 str(self.port),
                 "--bind",
@@ -157,3 +161,69 @@ def spawn_redis_cluster(masters: int = 3) -> RedisClusterNodes:
         cluster.stop()
         raise
     return cluster
+
+
+@dataclass
+class RedisSentinelSet:
+    """A primary, one replica and one Sentinel watching them as ``service``, all on loopback."""
+
+    primary: RedisServer
+    replica: RedisServer
+    sentinel: RedisServer
+    service: str = "mymaster"
+
+    def stop(self) -> None:
+        """Kill the three processes."""
+        for server in (self.sentinel, self.replica, self.primary):
+            server.stop()
+
+    def cli(self, port: int, *command: str) -> str:
+        """``redis-cli -p port command...`` (stdout, stripped)."""
+        return subprocess.run(
+            ["redis-cli", "-p", str(port), *command], capture_output=True, text=True, timeout=5, check=False
+        ).stdout.strip()
+
+    def primary_port(self) -> int:
+        """The primary's port as the Sentinel reports it now."""
+        answer = self.cli(self.sentinel.port, "sentinel", "get-master-addr-by-name", self.service).split()
+        return int(answer[1]) if len(answer) == 2 else 0
+
+
+def spawn_redis_sentinel() -> RedisSentinelSet:
+    """Start a primary, a replica of it and a Sentinel (quorum 1, 1 s down-after), and wait until all are linked."""
+
+    def server(**kw: object) -> RedisServer:
+        return RedisServer(port=free_port(), workdir=Path(tempfile.mkdtemp(prefix="xaa-redis-sentinel-")), **kw)  # type: ignore[arg-type]
+
+    primary = server(extra_args=("--repl-diskless-sync-delay", "0"))  # no 5 s wait before the first sync
+    replica = server(extra_args=("--replicaof", "127.0.0.1", str(primary.port)))
+    sentinel = server(extra_args=("--sentinel",))
+    conf = sentinel.workdir / "sentinel.conf"
+    conf.write_text(
+        f"sentinel monitor mymaster 127.0.0.1 {primary.port} 1\n"
+        "sentinel down-after-milliseconds mymaster 1000\n"
+        "sentinel failover-timeout mymaster 10000\n"
+    )
+    sentinel.config_file = conf
+    group = RedisSentinelSet(primary, replica, sentinel)
+    try:
+        primary.start()
+        replica.start()
+        _wait_until(lambda: "master_link_status:up" in group.cli(replica.port, "info", "replication"), "replica link")
+        sentinel.start()  # after the link is up: the Sentinel's first INFO of the primary names the replica
+        _wait_until(
+            lambda: str(replica.port) in group.cli(sentinel.port, "sentinel", "replicas", group.service),
+            "the Sentinel's view of the replica",
+        )
+        return group
+    except BaseException:
+        group.stop()
+        raise
+
+
+def _wait_until(ready: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)

@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -105,6 +105,7 @@ class RedisStore:
         wait_replicas: if > 0, ``WAIT`` for that many replicas after consuming a ``jti``, narrowing the
             window in which a failover could forget it (DESIGN OQ-18).
         now: clock used only to turn absolute expiries into Redis TTLs.
+        also_close: other clients the store owns (a Sentinel's own connections), closed with it.
     """
 
     def __init__(
@@ -114,8 +115,10 @@ class RedisStore:
         prefix: str = "xaa",
         wait_replicas: int = 0,
         now: Callable[[], float] = time.time,
+        also_close: Sequence[Redis] = (),
     ) -> None:
         self._r: Any = client
+        self._also_close = tuple(also_close)
         self._p = prefix
         self._wait_replicas = wait_replicas
         self._now = now
@@ -245,8 +248,9 @@ class RedisStore:
             await self._r.ping()
 
     async def close(self) -> None:
-        with contextlib.suppress(RedisError, OSError):  # closing a dead connection
-            await self._r.aclose()
+        for client in (self._r, *self._also_close):
+            with contextlib.suppress(RedisError, OSError):  # closing a dead connection
+                await client.aclose()
 
     async def state_put(self, key: str, value: bytes, ttl: int) -> None:
         async with _unavailable_on_error("state put"):
@@ -273,12 +277,14 @@ def build_redis_store(settings: BrokerSettings) -> RedisStore:
         "max_connections": r.max_connections,
     }
     client: Redis | RedisCluster
+    sentinels: list[Redis] = []
     if r.mode == "sentinel":
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             [(h.rpartition(":")[0], int(h.rpartition(":")[2])) for h in r.sentinels],
             socket_timeout=r.socket_timeout,
         )
         client = sentinel.master_for(r.service_name, **common)
+        sentinels = list(sentinel.sentinels)  # its connections to the Sentinels: the store closes them too
     elif r.mode == "cluster":
         assert settings.redis_url is not None  # noqa: S101 - validated in settings
         common.pop("max_connections")
@@ -286,4 +292,4 @@ def build_redis_store(settings: BrokerSettings) -> RedisStore:
     else:
         assert settings.redis_url is not None  # noqa: S101 - validated in settings
         client = Redis.from_url(settings.redis_url, health_check_interval=10, **common)
-    return RedisStore(client, prefix=r.key_prefix, wait_replicas=r.wait_replicas)
+    return RedisStore(client, prefix=r.key_prefix, wait_replicas=r.wait_replicas, also_close=sentinels)
