@@ -38,6 +38,9 @@ def redact(text: str) -> str:
     return text
 
 
+_SCHEMES: Final = ("basic", "bearer", "dpop")
+
+
 def _names_a_scheme(lowered: str) -> bool:
     """Whether an authorization scheme name is followed by whitespace, as ``_BASIC`` needs.
 
@@ -52,9 +55,6 @@ def _names_a_scheme(lowered: str) -> bool:
                 return True
             start = lowered.find(scheme, end)
     return False
-
-
-_SCHEMES: Final = ("basic", "bearer", "dpop")
 
 
 class RedactingFilter(logging.Filter):

@@ -26,6 +26,7 @@ from broker.errors import ConfigError
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
+    "AuditOutput",
     "AuditSettings",
     "BrokerSettings",
     "ClientConfig",
@@ -255,10 +256,13 @@ class InteractiveSettings(_Base, frozen=True):
     """Always show the consent page to clients identified by a metadata document (self-asserted)."""
 
 
+AuditOutput = Literal["stderr", "stdout", "logging"]
+
+
 class AuditSettings(_Base, frozen=True):
     """Where the audit log goes: one JSON line per token decision (ID-JAG §9.2)."""
 
-    output: Literal["stderr", "stdout", "logging"] = "stderr"
+    output: AuditOutput = "stderr"
     """``stderr``/``stdout``: each line written straight to the stream, whatever the log level;
     ``logging``: the same JSON through the ``xaa.audit`` logger at INFO (embedding programs that route logs)."""
 
