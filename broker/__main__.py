@@ -17,11 +17,13 @@ def trust_summary(loaded: LoadedSettings) -> str:
     """A human summary of the trust configuration; secrets are never shown, only how they are held."""
     s: BrokerSettings = loaded.settings
     state = f"redis {s.redis.mode}" if s.redis_url or s.redis.mode == "sentinel" else "in-process (one instance)"
+    audit = "the xaa.audit logger" if s.audit.output == "logging" else f"{s.audit.output}, one JSON line each"
     lines = [
         f"leg 1 issuer (ID-JAG):      {s.idp_issuer}",
         f"leg 2 issuer (access token): {s.as_issuer}",
         f"state: {state}",
         f"ID-JAG single use: {s.id_jag_reuse}; ID-JAG ttl {s.id_jag_ttl}s; access token ttl {s.access_token_ttl}s",
+        f"audit log: {audit}",
         "",
         "IdPs:",
     ]
