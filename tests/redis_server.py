@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 
@@ -145,18 +146,8 @@ def spawn_redis_cluster(masters: int = 3) -> RedisClusterNodes:
             capture_output=True,
             timeout=60,
         )
-        deadline = time.monotonic() + 30
-        pending = {n.port for n in nodes}
-        while pending and time.monotonic() < deadline:
-            for port in list(pending):
-                info = subprocess.run(
-                    [cli, "-p", str(port), "cluster", "info"], capture_output=True, text=True, timeout=5, check=False
-                ).stdout
-                if "cluster_state:ok" in info:
-                    pending.discard(port)
-            time.sleep(0.1)
-        if pending:
-            raise RuntimeError(f"redis cluster did not reach cluster_state:ok on ports {sorted(pending)}")
+        for port in (n.port for n in nodes):
+            _wait_until(partial(_cluster_ok, port), f"cluster_state:ok on port {port}")
     except BaseException:
         cluster.stop()
         raise
@@ -177,15 +168,9 @@ class RedisSentinelSet:
         for server in (self.sentinel, self.replica, self.primary):
             server.stop()
 
-    def cli(self, port: int, *command: str) -> str:
-        """``redis-cli -p port command...`` (stdout, stripped)."""
-        return subprocess.run(
-            ["redis-cli", "-p", str(port), *command], capture_output=True, text=True, timeout=5, check=False
-        ).stdout.strip()
-
     def primary_port(self) -> int:
         """The primary's port as the Sentinel reports it now."""
-        answer = self.cli(self.sentinel.port, "sentinel", "get-master-addr-by-name", self.service).split()
+        answer = redis_cli(self.sentinel.port, "sentinel", "get-master-addr-by-name", self.service).split()
         return int(answer[1]) if len(answer) == 2 else 0
 
 
@@ -209,16 +194,27 @@ def spawn_redis_sentinel() -> RedisSentinelSet:
     try:
         primary.start()
         replica.start()
-        _wait_until(lambda: "master_link_status:up" in group.cli(replica.port, "info", "replication"), "replica link")
+        _wait_until(lambda: "master_link_status:up" in redis_cli(replica.port, "info", "replication"), "replica link")
         sentinel.start()  # after the link is up: the Sentinel's first INFO of the primary names the replica
         _wait_until(
-            lambda: str(replica.port) in group.cli(sentinel.port, "sentinel", "replicas", group.service),
+            lambda: str(replica.port) in redis_cli(sentinel.port, "sentinel", "replicas", group.service),
             "the Sentinel's view of the replica",
         )
         return group
     except BaseException:
         group.stop()
         raise
+
+
+def _cluster_ok(port: int) -> bool:
+    return "cluster_state:ok" in redis_cli(port, "cluster", "info")
+
+
+def redis_cli(port: int, *command: str) -> str:
+    """``redis-cli -p port command...`` (its output, stripped; empty if the server does not answer)."""
+    return subprocess.run(
+        ["redis-cli", "-p", str(port), *command], capture_output=True, text=True, timeout=5, check=False
+    ).stdout.strip()
 
 
 def _wait_until(ready: Callable[[], bool], what: str, timeout: float = 30) -> None:

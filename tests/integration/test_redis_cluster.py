@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from broker.settings import parse_settings
 from broker.stores.redis import build_redis_store
 from tests.broker_env import FILES, BrokerEnv, assert_error, basic, make_env
-from tests.redis_server import RedisClusterNodes, spawn_redis_cluster
+from tests.redis_server import RedisClusterNodes, redis_cli, spawn_redis_cluster
 
 UNAVAILABLE = "Token state is temporarily unavailable; no token was issued. Retry later."
 SHORTCUT = {
@@ -54,7 +53,7 @@ async def test_an_id_jag_is_redeemed_once_on_a_redis_cluster(
         assert first.status_code == 200, first.text
         replay = await cluster_broker.leg2(jag)
         assert_error(replay, 400, "invalid_grant", "The ID-JAG has already been used.")
-    keys_per_master = [_redis_cli(node.port, "dbsize") for node in redis_cluster.nodes]
+    keys_per_master = [redis_cli(node.port, "dbsize") for node in redis_cluster.nodes]
     assert sum(1 for n in keys_per_master if int(n) > 0) >= 2, keys_per_master
 
 
@@ -67,14 +66,8 @@ async def test_the_token_cache_is_shared_through_a_redis_cluster(cluster_broker:
     assert again.json()["access_token"] == first.json()["access_token"]
 
 
-def _redis_cli(port: int, *command: str) -> str:
-    return subprocess.run(
-        ["redis-cli", "-p", str(port), *command], capture_output=True, text=True, timeout=5, check=False
-    ).stdout.strip()
-
-
 def _cluster_state(port: int) -> str:
-    info = _redis_cli(port, "cluster", "info")
+    info = redis_cli(port, "cluster", "info")
     return next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("cluster_state:")), "")
 
 

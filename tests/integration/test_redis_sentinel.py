@@ -13,7 +13,7 @@ import pytest
 from broker.settings import parse_settings
 from broker.stores.redis import build_redis_store
 from tests.broker_env import BrokerEnv, assert_error, make_env
-from tests.redis_server import RedisSentinelSet, spawn_redis_sentinel
+from tests.redis_server import RedisSentinelSet, redis_cli, spawn_redis_sentinel
 
 USED = "The ID-JAG has already been used."
 UNAVAILABLE = "Token state is temporarily unavailable; no token was issued. Retry later."
@@ -56,7 +56,7 @@ async def test_single_use_holds_across_a_sentinel_failover(sentinel_broker: tupl
     assert_error(await env.leg2(jag), 400, "invalid_grant", USED)
 
     old = group.primary.port
-    assert group.cli(group.sentinel.port, "sentinel", "failover", group.service) == "OK"
+    assert redis_cli(group.sentinel.port, "sentinel", "failover", group.service) == "OK"
     deadline = time.monotonic() + 30
     while group.primary_port() in (old, 0) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
@@ -64,5 +64,5 @@ async def test_single_use_holds_across_a_sentinel_failover(sentinel_broker: tupl
 
     after = await _until_issued(env, time.monotonic() + 30)  # the client finds the new primary
     assert after.status_code == 200, after.text
-    assert "role:master" in group.cli(group.replica.port, "info", "replication")
+    assert "role:master" in redis_cli(group.replica.port, "info", "replication")
     assert_error(await env.leg2(jag), 400, "invalid_grant", USED)  # replay refused on the new primary

@@ -23,15 +23,13 @@ from tests.redis_server import RedisClusterNodes
 
 
 @pytest.fixture(params=["memory", "redis", "redis-cluster"])
-async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Store]:
+async def store(request: pytest.FixtureRequest, redis_client: Redis) -> AsyncIterator[Store]:
     """The same contract on the in-process store, one Redis, and a three-master Redis Cluster."""
     s: Store
     if request.param == "memory":
         s = MemoryStore()
     elif request.param == "redis":
-        client = Redis.from_url(redis_url)
-        await client.flushdb()
-        s = RedisStore(client)
+        s = RedisStore(Redis(connection_pool=redis_client.connection_pool))
     else:
         cluster: RedisClusterNodes = request.getfixturevalue("redis_cluster")
         nodes = RedisCluster.from_url(cluster.url)
